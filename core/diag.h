@@ -1,0 +1,24 @@
+/* Diagnostics: every input problem found, each with file, line, column. */
+#ifndef RN_DIAG_H
+#define RN_DIAG_H
+
+#include <stddef.h>
+
+typedef struct rn_diag_item {
+    char *file;       /* may be NULL */
+    int line, col;    /* 1-based; 0 when unknown */
+    char *message;    /* says what is wrong and what to do */
+} rn_diag_item;
+
+typedef struct rn_diag {
+    rn_diag_item *items;
+    size_t n, cap;
+} rn_diag;
+
+void rn_diag_add(rn_diag *d, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void rn_diag_free(rn_diag *d);
+/* "FILE:LINE:COL: message" (parts omitted when unknown); malloc'd. */
+char *rn_diag_format(const rn_diag_item *it);
+
+#endif

@@ -1,0 +1,370 @@
+/*
+ * runnable plugin SDK: the one header a provider is built against.
+ *
+ * A provider is a libtool module named "<kind>-<type>" (for example
+ * "run-log-store-chunked-fs.so") that exports exactly one symbol, its
+ * descriptor, declared with RN_PLUGIN_DESCRIPTOR().  The engine checks the
+ * descriptor (magic, ABI, kind, type name, required operations) before it
+ * calls any function of the plugin.
+ *
+ * Rules every vtable follows (SQLite VFS / libgit2 backend style):
+ *   - it starts with a `version` field; fields are only ever appended;
+ *     the engine checks `version` before calling an operation that a later
+ *     version added;
+ *   - functions return 0 or a negative RN_E* code and, on failure, set a
+ *     message with rn_error_set();
+ *   - `self` is the plugin's own state, made by create() and freed by
+ *     destroy(); whoever allocates frees.
+ *   - json_t follows jansson's reference rules: arguments are borrowed,
+ *     out-parameters are new references the caller releases.
+ *
+ * Plugins link against librunnable (pkg-config runnable-plugin) for the
+ * helper functions declared at the end of this header.
+ */
+#ifndef RUNNABLE_PLUGIN_H
+#define RUNNABLE_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+enum {
+    RN_OK = 0,
+    RN_EINVAL = -1,     /* bad input (pipeline, config, parameters) */
+    RN_ENOENT = -2,     /* something looked up does not exist */
+    RN_EEXIST = -3,     /* something to be created already exists */
+    RN_EIO = -4,        /* a file or process operation failed */
+    RN_ENOMEM = -5,
+    RN_EPLUGIN = -6,    /* a plugin could not be loaded or is malformed */
+    RN_EUNSUPPORTED = -7, /* the provider cannot do this */
+    RN_EFAIL = -8,      /* a step or run failed (not an input error) */
+    RN_EINTERRUPTED = -9 /* stopped by a signal */
+};
+
+/* Set the calling thread's last error message; returns `code`. */
+int rn_error_set(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* The calling thread's last error message ("" when none). */
+const char *rn_error_last(void);
+/* Name of an RN_E* code ("RN_EINVAL"). */
+const char *rn_error_name(int code);
+
+/* ------------------------------------------------------------------ */
+/* Descriptor                                                          */
+/* ------------------------------------------------------------------ */
+
+#define RN_PLUGIN_MAGIC 0x524e504cu /* "RNPL" */
+#define RN_ABI_MAJOR 1              /* bumped only on incompatible change */
+#define RN_ABI_MINOR 0              /* bumped when something is appended */
+
+typedef enum rn_plugin_kind {
+    RN_KIND_EXECUTOR = 1,
+    RN_KIND_RUN_LOG_STORE = 2,
+    RN_KIND_CATALOG = 3,
+    RN_KIND_SECRETS = 4,
+    RN_KIND_EXPERIMENT_TRACKER = 5,
+    RN_KIND_TASK = 6
+} rn_plugin_kind;
+
+typedef struct rn_plugin_descriptor {
+    uint32_t magic;          /* RN_PLUGIN_MAGIC */
+    uint16_t abi_major;      /* RN_ABI_MAJOR the plugin was built with */
+    uint16_t abi_minor;      /* RN_ABI_MINOR the plugin was built with */
+    int kind;                /* rn_plugin_kind */
+    const char *type_name;   /* the `type:` value, e.g. "chunked-fs" */
+    const char *version;     /* the provider's own version string */
+    const char *summary;     /* one line for `runnable plugins` */
+    /* Settings accepted under `config:`, NULL-terminated.  The engine
+     * rejects any other key (with file, line and column) before create()
+     * is called; keys starting with "x-" are always allowed.  NULL means
+     * the provider takes no settings. */
+    const char *const *config_keys;
+    const void *ops;         /* the kind's vtable, e.g. rn_catalog_ops */
+} rn_plugin_descriptor;
+
+/*
+ * Declares the descriptor of a module.  MODULE is the file name with every
+ * non-alphanumeric character replaced by '_' (run_log_store_file_system):
+ * the symbol gets libtool's "<module>_LTX_" prefix so the same source also
+ * links into a static (dlpreopened) build.
+ */
+#define RN_PLUGIN_DESCRIPTOR(MODULE) \
+    extern const rn_plugin_descriptor MODULE##_LTX_rn_plugin; \
+    const rn_plugin_descriptor MODULE##_LTX_rn_plugin
+/* The unprefixed symbol name the loader asks libltdl for. */
+#define RN_PLUGIN_SYMBOL "rn_plugin"
+
+/* What the engine tells a provider when it is created. */
+typedef struct rn_plugin_env {
+    unsigned version;          /* 1 */
+    const char *config_file;   /* configuration file in use, or NULL */
+    const char *work_dir;      /* the engine's working directory */
+} rn_plugin_env;
+
+/* Every vtable begins with these three members. */
+#define RN_OPS_HEADER \
+    unsigned version; \
+    int (*create)(void **self, const rn_plugin_env *env, const json_t *config); \
+    void (*destroy)(void *self)
+
+/* ------------------------------------------------------------------ */
+/* Kind: run-log-store                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The engine keeps the authoritative run log in memory and is its only
+ * writer in a run; a store persists the changes it is handed.  Documents
+ * and fragments are exactly those of the run log spec (RunLog, StepLog,
+ * BranchLog).  A step or branch is placed by its internal name: one
+ * segment = root step; otherwise its parent branch is the name minus the
+ * last segment (steps) and its parent step likewise (branches).
+ */
+typedef struct rn_run_log_store_ops {
+    RN_OPS_HEADER;
+    /* 1 if several processes may write the same run at once. */
+    int (*supports_parallel_writes)(void *self);
+    /* Create a run; RN_EEXIST if a run with this id exists.  `run_log`
+     * is a whole RunLog document (usually with no steps yet). */
+    int (*create_run)(void *self, const char *run_id, const json_t *run_log);
+    /* Read the whole document, branches reassembled; RN_ENOENT if absent. */
+    int (*get_run)(void *self, const char *run_id, json_t **out_run_log);
+    /* Replace the run-level fields (everything but `steps`) of a run. */
+    int (*put_run_fields)(void *self, const char *run_id, const json_t *run_log);
+    /* Insert or replace one StepLog (its `branches` are ignored: branches
+     * are stored with put_branch). */
+    int (*put_step)(void *self, const char *run_id, const json_t *step_log);
+    /* Insert or replace one BranchLog's own fields (internal_name, status,
+     * parameters); its `steps` are ignored (stored with put_step). */
+    int (*put_branch)(void *self, const char *run_id, const json_t *branch_log);
+    /* Make everything written so far durable as the store promises and
+     * release per-run resources; called once when a run ends. */
+    int (*close_run)(void *self, const char *run_id);
+} rn_run_log_store_ops;
+
+#define RN_RUN_LOG_STORE_OPS_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Kind: catalog                                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Entries appended to `entries` are DataCatalog objects:
+ * {name, data_hash, catalog_relative_path, catalog_handler_location, stage}.
+ */
+typedef struct rn_catalog_ops {
+    RN_OPS_HEADER;
+    /* Copy files matching `pattern` from the run's catalog into the
+     * compute data folder.  No match: RN_ENOENT. */
+    int (*get)(void *self, const char *run_id, const char *pattern, json_t *entries);
+    /* Record (and with store_copy, copy) files of the compute data folder
+     * matching `pattern`.  No match: RN_ENOENT unless allow_missing. */
+    int (*put)(void *self, const char *run_id, const char *pattern,
+               int allow_missing, int store_copy, json_t *entries);
+    /* Store the file at `local_path` in the run's catalog as `name`
+     * (execution logs, objects).  Not recorded in any step. */
+    int (*put_file)(void *self, const char *run_id, const char *local_path, const char *name);
+    /* Path of `name` inside the run's catalog if the provider keeps files
+     * locally, else RN_EUNSUPPORTED.  *out_path is malloc'd: free() it. */
+    int (*locate)(void *self, const char *run_id, const char *name, char **out_path);
+} rn_catalog_ops;
+
+#define RN_CATALOG_OPS_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Kind: secrets                                                       */
+/* ------------------------------------------------------------------ */
+
+typedef struct rn_secrets_ops {
+    RN_OPS_HEADER;
+    /* *out_value is owned by the provider and stays valid until destroy.
+     * Unknown name: RN_ENOENT, with a message that names the secret but
+     * never a value. */
+    int (*get)(void *self, const char *name, const char **out_value);
+} rn_secrets_ops;
+
+#define RN_SECRETS_OPS_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Kind: experiment-tracker                                            */
+/* ------------------------------------------------------------------ */
+
+typedef struct rn_tracker_ops {
+    RN_OPS_HEADER;
+    int (*start_run)(void *self, const char *run_id, const json_t *parameters);
+    /* `step` is the internal name; `value` any JSON value. */
+    int (*log_metric)(void *self, const char *run_id, const char *step,
+                      const char *name, const json_t *value);
+    int (*end_run)(void *self, const char *run_id, const char *status);
+} rn_tracker_ops;
+
+#define RN_TRACKER_OPS_VERSION 1
+
+/* ------------------------------------------------------------------ */
+/* Kind: task (a command_type)                                         */
+/* ------------------------------------------------------------------ */
+
+/* A command the engine will spawn for a task: built by the task plugin
+ * through the rn_launch_* functions, owned by the engine. */
+typedef struct rn_launch rn_launch;
+
+/* Everything a task plugin knows about the attempt it serves. */
+typedef struct rn_task_request {
+    unsigned version;              /* 1 */
+    const char *run_id;
+    const char *internal_name;     /* resolved, e.g. "map_state.1.t" */
+    const char *command_type;      /* "shell", "python", ... */
+    const char *command;           /* as written (not trimmed) */
+    const json_t *task;            /* the node's mapping as written */
+    const json_t *returns;         /* [{name, kind}], kinds filled in */
+    const json_t *parameters;      /* scope: name -> {kind, value} */
+    const json_t *map_variables;   /* iterate_as name -> item value */
+    const json_t *secrets;         /* name -> value (strings) */
+    int attempt;                   /* 1-based */
+    const char *work_dir;
+} rn_task_request;
+
+/* How the attempt's process ended and what it left behind. */
+typedef struct rn_task_exit {
+    unsigned version;              /* 1 */
+    int exited;                    /* 1: exit_code is valid */
+    int exit_code;
+    int signaled;                  /* 1: term_signal is valid */
+    int term_signal;
+    const char *result_data;       /* bytes the process wrote to its result
+                                      descriptor (rn_launch_want_result) */
+    size_t result_len;
+    const char *log_path;          /* captured stdout+stderr */
+} rn_task_exit;
+
+/* Filled by the plugin's collect(). */
+typedef struct rn_task_result {
+    unsigned version;              /* 1 */
+    int success;                   /* 1: attempt SUCCESS */
+    json_t *returns;               /* object name -> {kind, value}, set by
+                                      the plugin (new reference) */
+    char message[1024];            /* attempt message, "" for none */
+} rn_task_result;
+
+typedef struct rn_task_ops {
+    RN_OPS_HEADER;
+    /* Check a task mapping at load time (command present and well-formed,
+     * return kinds allowed, type-specific keys).  Errors name the field;
+     * the engine adds the file position. */
+    int (*validate)(void *self, const json_t *task);
+    /* Describe the process that runs the attempt. */
+    int (*prepare)(void *self, const rn_task_request *req, rn_launch *launch);
+    /* Turn the finished process into a result. */
+    int (*collect)(void *self, const rn_task_request *req,
+                   const rn_task_exit *exit, rn_task_result *result);
+} rn_task_ops;
+
+#define RN_TASK_OPS_VERSION 1
+
+/* The engine starts the child with the launch's argv and environment (the
+ * engine's own environment is already in it), in its own process group,
+ * stdin from /dev/null, stdout and stderr into the attempt's log. */
+int rn_launch_add_arg(rn_launch *l, const char *arg);
+/* Set (or replace) NAME=VALUE in the child's environment. */
+int rn_launch_setenv(rn_launch *l, const char *name, const char *value);
+int rn_launch_unsetenv(rn_launch *l, const char *name);
+/* Give the child a private descriptor `fd` (>= 3) whose contents reach
+ * collect() as result_data.  It is never logged. */
+int rn_launch_want_result(rn_launch *l, int fd);
+
+/* ------------------------------------------------------------------ */
+/* Kind: executor                                                      */
+/* ------------------------------------------------------------------ */
+
+/* The run being executed; the executor drives it through rn_engine_*. */
+typedef struct rn_engine rn_engine;
+
+typedef struct rn_traverse_opts {
+    unsigned version;      /* 1 */
+    int enable_parallel;   /* run independent work concurrently */
+    int max_parallel;      /* at most this many tasks at once (0: CPUs) */
+} rn_traverse_opts;
+
+typedef struct rn_executor_ops {
+    RN_OPS_HEADER;
+    /* Run the whole pipeline; returns 0 when the run reached its end
+     * (whatever its status), < 0 on a hard error. */
+    int (*run_pipeline)(void *self, rn_engine *engine);
+} rn_executor_ops;
+
+#define RN_EXECUTOR_OPS_VERSION 1
+
+/* Traverse the pipeline in this process with the engine's scheduler. */
+int rn_engine_traverse(rn_engine *engine, const rn_traverse_opts *opts);
+const char *rn_engine_run_id(const rn_engine *engine);
+/* The loaded pipeline as a JSON tree ({"dag": ...} as written). */
+const json_t *rn_engine_pipeline(const rn_engine *engine);
+
+/* ------------------------------------------------------------------ */
+/* Helpers exported by librunnable for providers                       */
+/* ------------------------------------------------------------------ */
+
+/* JSON text as Python's json.dumps() prints it: separators ", " and
+ * ": ", non-ASCII escaped, floats in repr() form.  Flags below.
+ * Returns a malloc'd NUL-terminated string (free()), or NULL. */
+#define RN_JSON_SORT_KEYS 0x1   /* sort_keys=True */
+#define RN_JSON_INDENT4   0x2   /* indent=4 (separator "," at line ends) */
+char *rn_json_dumps_py(const json_t *value, unsigned flags);
+/* Append the same text to a growing buffer; returns 0 or RN_ENOMEM. */
+typedef struct rn_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} rn_buf;
+int rn_buf_append(rn_buf *b, const char *s, size_t n);
+int rn_buf_printf(rn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void rn_buf_free(rn_buf *b);
+/* indent_level: starting indentation depth for RN_JSON_INDENT4 output. */
+int rn_json_append_py(rn_buf *b, const json_t *value, unsigned flags, int indent_level);
+/* Decode text the way Python's json.loads would (NaN/Infinity accepted,
+ * surrounding whitespace allowed); NULL when it is not JSON. */
+json_t *rn_json_loads_py(const char *text, size_t len);
+/* Render a parameter value for a shell environment: strings raw, other
+ * values as rn_json_dumps_py(). malloc'd. */
+char *rn_json_render_env(const json_t *value);
+
+/* SHA-256 of a file as lowercase hex (65 bytes with NUL), using runnable's
+ * fingerprint for files of 1 GiB or more. */
+int rn_sha256_file(const char *path, char out_hex[65]);
+void rn_sha256_hex(const void *data, size_t len, char out_hex[65]);
+
+/* Python-pathlib-style glob of `pattern` relative to `base_dir`: `*`, `?`,
+ * `[...]`, `**` for any depth.  Calls `fn` with each matching *file*'s
+ * path relative to base_dir, sorted.  Patterns that are absolute or
+ * contain a ".." segment are rejected with RN_EINVAL. */
+typedef int (*rn_glob_fn)(const char *rel_path, void *data);
+int rn_glob(const char *base_dir, const char *pattern, rn_glob_fn fn, void *data);
+
+/* mkdir -p; 0 if it exists. */
+int rn_mkdir_p(const char *path, unsigned mode);
+/* Write a whole file atomically (temporary file in the same folder, then
+ * rename).  `fsync_it` also syncs the file and its folder. */
+int rn_write_file_atomic(const char *path, const void *data, size_t len, int fsync_it);
+/* Read a whole file; *out is malloc'd and NUL-terminated. */
+int rn_read_file(const char *path, char **out, size_t *out_len);
+/* Copy a file, creating the destination's folders. */
+int rn_copy_file(const char *src, const char *dst);
+
+/* Look up a setting in a provider's config with a type check; errors name
+ * the key.  Missing keys give the default. */
+int rn_config_string(const json_t *config, const char *key, const char *def, const char **out);
+int rn_config_bool(const json_t *config, const char *key, int def, int *out);
+int rn_config_int(const json_t *config, const char *key, long long def, long long *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RUNNABLE_PLUGIN_H */

@@ -1,0 +1,45 @@
+/*
+ * runnable embedding API: run pipelines from another program.
+ * Providers use runnable/plugin.h instead.
+ */
+#ifndef RUNNABLE_RUNNABLE_H
+#define RUNNABLE_RUNNABLE_H
+
+#include "runnable/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library's version string ("0.1.0"). */
+const char *rn_version(void);
+
+/* What to run: every field may be NULL/0 for runnable's defaults. */
+typedef struct rn_run_options {
+    unsigned version;             /* 1 */
+    const char *pipeline_file;    /* required */
+    const char *config_file;      /* -c; RUNNABLE_CONFIGURATION_FILE wins */
+    const char *parameters_file;  /* -p; RUNNABLE_PARAMETERS_FILE wins */
+    const char *run_id;           /* explicit id; else RUNNABLE_RUN_ID; else generated */
+    const char *tag;
+} rn_run_options;
+
+/* Outcome of a run. */
+typedef struct rn_run_summary {
+    char run_id[128];
+    char status[16];              /* "SUCCESS", "FAIL", "PROCESSING" */
+    int steps_total;              /* steps recorded (all levels) */
+    int steps_failed;
+    double seconds;               /* wall time of the run */
+} rn_run_summary;
+
+/* Run a pipeline to its end.  0 with summary filled when the run reached an
+ * end (check summary->status); RN_EINVAL for bad input (nothing written);
+ * other negative codes for hard errors.  rn_error_last() explains. */
+int rn_run_pipeline(const rn_run_options *opts, rn_run_summary *summary);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
