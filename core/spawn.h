@@ -14,12 +14,16 @@ void rn_launch_free(rn_launch *l);
 char *const *rn_launch_argv(const rn_launch *l);
 char *const *rn_launch_envp(const rn_launch *l);
 int rn_launch_result_fd(const rn_launch *l); /* -1 when none */
+/* Value of NAME in the launch's environment (borrowed), or NULL. */
+const char *rn_launch_getenv(const rn_launch *l, const char *name);
 
 typedef struct rn_child {
     pid_t pid;             /* also the process group id */
     int result_fd;         /* parent's descriptor of the result file, or -1 */
     char *log_path;
     double start_mono;     /* CLOCK_MONOTONIC seconds at spawn */
+    char *result_data;     /* what the child left in its result file, read
+                              when it ends; freed by rn_child_release */
 } rn_child;
 
 /* Start the launch: argv[0] looked up on the launch's PATH, working
@@ -35,7 +39,7 @@ int rn_child_wait(rn_child *c, rn_task_exit *ex, struct rusage *ru);
 int rn_child_finish(rn_child *c, int wstatus, rn_task_exit *ex);
 /* Free what the child holds (result data, log path); does not kill. */
 void rn_child_release(rn_child *c, rn_task_exit *ex);
-/* Signal the child's whole process group. */
+/* Signal the child's whole process group; 0 if the group is already gone. */
 int rn_child_kill(const rn_child *c, int sig);
 
 #endif

@@ -1,0 +1,119 @@
+/* runnable execute [OPTIONS] PIPELINE.yaml [RUN_ID] */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "loader.h"
+
+static const char help[] =
+    "usage: runnable execute [OPTIONS] PIPELINE.yaml [RUN_ID]\n"
+    "\n"
+    "Run a pipeline.  Exit status: 0 run succeeded, 1 run failed, 2 bad usage or input.\n"
+    "\n"
+    "  -f, --file FILE            the pipeline (instead of the positional argument)\n"
+    "  -c, --config FILE          configuration file (RUNNABLE_CONFIGURATION_FILE wins)\n"
+    "  -p, --parameters FILE      initial parameters (RUNNABLE_PARAMETERS_FILE wins)\n"
+    "      --run-id ID            run id (else RUNNABLE_RUN_ID, else generated)\n"
+    "      --tag TEXT             tag stored on the run\n"
+    "      --log-level LEVEL      DEBUG, INFO, WARNING (default), ERROR, CRITICAL\n"
+    "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
+    "  -q, --quiet                print nothing but errors\n";
+
+int rn_cmd_execute(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"file", required_argument, NULL, 'f'},
+        {"config", required_argument, NULL, 'c'},
+        {"config-file", required_argument, NULL, 'c'},
+        {"parameters", required_argument, NULL, 'p'},
+        {"parameters-file", required_argument, NULL, 'p'},
+        {"run-id", required_argument, NULL, 'r'},
+        {"tag", required_argument, NULL, 't'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"plugin-path", required_argument, NULL, 'P'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    rn_run_options o = {.version = 1};
+    int quiet = 0;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":f:c:p:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': o.pipeline_file = optarg; break;
+        case 'c': o.config_file = optarg; break;
+        case 'p': o.parameters_file = optarg; break;
+        case 'r': o.run_id = optarg; break;
+        case 't': o.tag = optarg; break;
+        case 'l':
+            if (rn_cli_check_log_level(optarg) != 0)
+                return rn_cli_usage_error("execute", "invalid --log-level '%s'", optarg);
+            break;
+        case 'P': rn_loader_set_extra_path(optarg); break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(help, stdout); return RN_EXIT_OK;
+        case ':': return rn_cli_usage_error("execute", "option '%s' needs a value", argv[optind - 1]);
+        default: return rn_cli_usage_error("execute", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    int npos = argc - optind;
+    char **pos = argv + optind;
+    if (!o.pipeline_file) {
+        if (npos < 1)
+            return rn_cli_usage_error("execute", "missing PIPELINE.yaml");
+        o.pipeline_file = pos[0];
+        pos++;
+        npos--;
+    }
+    if (npos > 1)
+        return rn_cli_usage_error("execute", "unexpected argument '%s'", pos[1]);
+    if (npos == 1) {
+        if (o.run_id)
+            return rn_cli_usage_error("execute", "give the run id once");
+        o.run_id = pos[0];
+    }
+
+    rn_diag diag = {0};
+    rn_engine *e = NULL;
+    int rc = rn_engine_prepare(&o, &diag, &e);
+    if (rc == RN_EINVAL) {
+        rn_cli_print_diag(&diag);
+        rn_diag_free(&diag);
+        rn_engine_free(e);
+        return RN_EXIT_USAGE;
+    }
+    rn_diag_free(&diag);
+    if (rc < 0) {
+        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+        rn_engine_free(e);
+        return RN_EXIT_FAILED;
+    }
+    rn_run_summary s;
+    rc = rn_engine_execute(e, &s);
+    int created = e->created;
+    rn_engine_free(e);
+    if (rc < 0 && !created) {
+        /* Nothing was written: the input (run id, parameters) was at fault. */
+        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+        if (rc == RN_EEXIST)
+            fprintf(stderr, "runnable: hint: choose another run id, or re-run the failed run "
+                            "with RUNNABLE_RETRY_RUN_ID\n");
+        return rc == RN_EINVAL || rc == RN_EEXIST ? RN_EXIT_USAGE : RN_EXIT_FAILED;
+    }
+    if (rc < 0)
+        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+    if (!quiet)
+        printf("run %s: %s  (%d steps, %d failed, %.3f s)\n", s.run_id, s.status,
+               s.steps_total, s.steps_failed, s.seconds);
+    if (rc < 0 || strcmp(s.status, "SUCCESS") != 0) {
+        fprintf(stderr, "runnable: Execution failed for run id: %s\n", s.run_id);
+        return RN_EXIT_FAILED;
+    }
+    return RN_EXIT_OK;
+}

@@ -1,0 +1,75 @@
+/* runnable: run pipelines written for the Python runnable, from C. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+#include "runnable/runnable.h"
+
+static const char usage[] =
+    "usage: runnable [--version] [--help] COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  execute PIPELINE.yaml [RUN_ID]   run a pipeline (-c CONFIG, -p PARAMS, --tag T)\n"
+    "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
+    "  plugins                          list installed providers\n"
+    "\n"
+    "Run 'runnable COMMAND --help' for a command's options.\n";
+
+void rn_cli_print_diag(const rn_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        char *s = rn_diag_format(&d->items[i]);
+        fprintf(stderr, "runnable: error: %s\n", s ? s : d->items[i].message);
+        free(s);
+    }
+}
+
+int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "runnable %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'runnable %s --help'.\n", cmd);
+    va_end(ap);
+    return RN_EXIT_USAGE;
+}
+
+int rn_cli_check_log_level(const char *level)
+{
+    static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", NULL};
+    for (const char *const *l = levels; *l; l++)
+        if (strcasecmp(*l, level) == 0)
+            return 0;
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return RN_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return RN_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("runnable %s\n", rn_version());
+        return RN_EXIT_OK;
+    }
+    if (strcmp(cmd, "execute") == 0)
+        return rn_cmd_execute(argc - 1, argv + 1);
+    if (strcmp(cmd, "validate") == 0)
+        return rn_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "plugins") == 0)
+        return rn_cmd_plugins(argc - 1, argv + 1);
+    fprintf(stderr, "runnable: unknown command '%s'\n\n%s", cmd, usage);
+    return RN_EXIT_USAGE;
+}

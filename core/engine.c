@@ -1,0 +1,317 @@
+/*
+ * A pipeline run from start to end: configuration, pipeline, providers,
+ * run id, initial parameters, the run log, then the executor.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "gitid.h"
+#include "runid.h"
+
+extern char **environ;
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out)
+{
+    for (size_t i = 0; i < e->n_tasks; i++)
+        if (strcmp(e->tasks[i].command_type, command_type) == 0) {
+            *out = e->tasks[i].provider;
+            return 0;
+        }
+    rn_provider *p = NULL;
+    int rc = rn_provider_open(RN_KIND_TASK, command_type, NULL, &e->penv, &p);
+    if (rc < 0)
+        return rc;
+    rn_task_provider *nt = realloc(e->tasks, (e->n_tasks + 1) * sizeof *nt);
+    if (!nt) {
+        rn_provider_close(p);
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    e->tasks = nt;
+    e->tasks[e->n_tasks].command_type = strdup(command_type);
+    e->tasks[e->n_tasks].provider = p;
+    e->n_tasks++;
+    *out = p;
+    return 0;
+}
+
+/* Pipeline loading calls this for every task: the task type must exist and
+ * accept the task's fields. */
+static int check_task(const char *command_type, const json_t *task, void *data)
+{
+    rn_engine *e = data;
+    rn_provider *p = NULL;
+    int rc = rn_engine_task(e, command_type, &p);
+    if (rc < 0)
+        return rc;
+    const rn_task_ops *o = p->ops;
+    if (o->validate)
+        return o->validate(p->self, task);
+    return 0;
+}
+
+static void open_services(rn_engine *e, rn_diag *diag)
+{
+    for (int s = 0; s < RN_SVC_COUNT; s++) {
+        rn_service_config *sc = &e->config->svc[s];
+        rn_plugin *pl = NULL;
+        int kind = rn_service_kind(s);
+        if (rn_plugin_open(kind, sc->type, &pl) < 0) {
+            rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s", rn_error_last());
+            continue;
+        }
+        size_t before = diag->n;
+        rn_config_check_keys(e->config, s, pl->desc->config_keys, diag);
+        rn_plugin_close(pl);
+        if (diag->n > before)
+            continue;
+        if (rn_provider_open(kind, sc->type, sc->settings, &e->penv, &e->svc[s]) < 0)
+            rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s: %s", rn_service_key(s),
+                        rn_error_last());
+    }
+}
+
+int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out)
+{
+    rn_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    *out = e;
+    e->t_start = now_mono();
+    char cwd[4096];
+    e->work_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
+    e->tag = strdup(opts->tag ? opts->tag : "");
+    size_t before = diag->n;
+
+    rn_config_load(opts->config_file, diag, &e->config);
+    e->penv.version = 1;
+    e->penv.config_file = e->config->file;
+    e->penv.work_dir = e->work_dir;
+    open_services(e, diag);
+
+    int rc = rn_pipeline_load(opts->pipeline_file, check_task, e, diag, &e->pipeline);
+    if (rc == RN_ENOENT && diag->n == before)
+        rn_diag_add(diag, opts->pipeline_file, 0, 0, "cannot read the pipeline file: %s",
+                    rn_error_last());
+
+    const char *pf = getenv("RUNNABLE_PARAMETERS_FILE");
+    if (pf && *pf)
+        e->parameters_file = strdup(pf);
+    else if (opts->parameters_file && *opts->parameters_file)
+        e->parameters_file = strdup(opts->parameters_file);
+
+    if (diag->n > before) {
+        rn_diag_item *first = &diag->items[before];
+        char *s = rn_diag_format(first);
+        rn_error_set(RN_EINVAL, "%s", s ? s : "invalid input");
+        free(s);
+        return RN_EINVAL;
+    }
+
+    /* Run id: explicit, then RUNNABLE_RUN_ID, then generated. */
+    const char *rid = opts->run_id && *opts->run_id ? opts->run_id : getenv("RUNNABLE_RUN_ID");
+    if (rid && *rid)
+        snprintf(e->run_id, sizeof e->run_id, "%s", rid);
+    else
+        rn_run_id_generate(e->run_id, sizeof e->run_id);
+    const char *ri = getenv("RUNNABLE_RETRY_INDICATOR");
+    if (ri && *ri)
+        e->retry_indicator = strdup(ri);
+    return 0;
+}
+
+/* Initial parameters (spec/pipeline-format.md §3.2). */
+static int initial_parameters(rn_engine *e, json_t **out)
+{
+    json_t *params = json_object();
+    if (e->parameters_file) {
+        json_t *doc = NULL;
+        rn_diag d = {0};
+        rn_yaml_load_file(e->parameters_file, &doc, NULL, &d);
+        if (d.n || (doc && !json_is_object(doc) && !json_is_null(doc))) {
+            char *s = d.n ? rn_diag_format(&d.items[0]) : NULL;
+            rn_error_set(RN_EINVAL, "%s", s ? s : "the parameters file must be a mapping of names to values");
+            free(s);
+            rn_diag_free(&d);
+            json_decref(doc);
+            json_decref(params);
+            return RN_EINVAL;
+        }
+        const char *k;
+        json_t *v;
+        json_object_foreach(doc, k, v)
+            json_object_set_new(params, k, rn_param_new("json", json_incref(v)));
+        json_decref(doc);
+        rn_diag_free(&d);
+    }
+    for (char **env = environ; *env; env++) {
+        if (strncmp(*env, "RUNNABLE_PRM_", 13) != 0)
+            continue;
+        const char *eq = strchr(*env, '=');
+        if (!eq || eq == *env + 13)
+            continue;
+        char name[512];
+        size_t n = (size_t)(eq - (*env + 13));
+        if (n >= sizeof name)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            char c = (*env)[13 + i];
+            name[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        }
+        name[n] = '\0';
+        json_t *v = rn_json_loads_py(eq + 1, strlen(eq + 1));
+        if (!v)
+            v = json_string(eq + 1);
+        json_object_set_new(params, name, rn_param_new("json", v));
+    }
+    *out = params;
+    return 0;
+}
+
+static json_t *service_entry(const char *name, const char *type)
+{
+    return json_pack("{s:s, s:s}", "service_name", name, "service_type", type);
+}
+
+static json_t *run_config(rn_engine *e)
+{
+    rn_config *c = e->config;
+    json_t *exec = service_entry(c->svc[RN_SVC_EXECUTOR].type, "pipeline_executor");
+    json_t *ov = json_object_get(c->svc[RN_SVC_EXECUTOR].settings, "overrides");
+    json_object_set_new(exec, "overrides", ov ? json_deep_copy(ov) : json_object());
+    json_t *cat = service_entry(c->svc[RN_SVC_CATALOG].type, "catalog");
+    json_t *cdf = json_object_get(c->svc[RN_SVC_CATALOG].settings, "compute_data_folder");
+    json_object_set_new(cat, "compute_data_folder", cdf ? json_incref(cdf) : json_string("."));
+    json_t *store = service_entry(c->svc[RN_SVC_RUN_LOG_STORE].type, "run_log_store");
+    const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    int parallel = so->supports_parallel_writes
+                       ? so->supports_parallel_writes(e->svc[RN_SVC_RUN_LOG_STORE]->self)
+                       : 0;
+    json_object_set_new(store, "supports_parallel_writes", json_boolean(parallel));
+    return json_pack(
+        "{s:s, s:s, s:s, s:b, s:{}, s:o, s:o, s:o, s:{s:s, s:s, s:s}, s:o, s:s, s:s, s:b, "
+        "s:O, s:s}",
+        "execution_mode", "yaml", "run_id", e->run_id, "tag", e->tag, "object_serialisation",
+        1, "return_objects", "pipeline_executor", exec, "catalog", cat, "secrets",
+        service_entry(c->svc[RN_SVC_SECRETS].type, "secrets"), "pickler", "extension", ".dill",
+        "service_name", "pickle", "service_type", "pickler", "run_log_store", store,
+        "pipeline_definition_file", e->pipeline->file, "retry_indicator",
+        e->retry_indicator ? e->retry_indicator : "", "is_retry", 0, "dag",
+        e->pipeline->dag_json, "dag_hash", e->pipeline->dag_hash);
+}
+
+int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
+{
+    memset(summary, 0, sizeof *summary);
+    snprintf(summary->run_id, sizeof summary->run_id, "%s", e->run_id);
+    snprintf(summary->status, sizeof summary->status, "PROCESSING");
+
+    json_t *params = NULL;
+    int rc = initial_parameters(e, &params);
+    if (rc < 0)
+        return rc;
+
+    /* Tasks inherit these (spec/cli.md §6.2). */
+    setenv("RUNNABLE_RUN_ID", e->run_id, 1);
+    if (e->config->exported && e->config->file)
+        setenv("RUNNABLE_CONFIGURATION_FILE", e->config->file, 1);
+    if (*e->tag)
+        setenv("RUNNABLE_RUN_TAG", e->tag, 1);
+
+    rn_code_identity_git(e->work_dir, &e->code_identity);
+
+    json_t *rc_obj = run_config(e);
+    e->runlog = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id", e->run_id,
+                          "dag_hash", e->pipeline->dag_hash, "tag", e->tag, "status",
+                          "PROCESSING", "steps", "job", "parameters", params, "run_config",
+                          rc_obj);
+    const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    void *sself = e->svc[RN_SVC_RUN_LOG_STORE]->self;
+    if ((rc = so->create_run(sself, e->run_id, e->runlog)) < 0)
+        return rc;
+    e->created = 1;
+
+    const rn_tracker_ops *to = e->svc[RN_SVC_TRACKER]->ops;
+    to->start_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, params);
+
+    const rn_executor_ops *xo = e->svc[RN_SVC_EXECUTOR]->ops;
+    rc = xo->run_pipeline(e->svc[RN_SVC_EXECUTOR]->self, e);
+
+    const char *status = json_string_value(json_object_get(e->runlog, "status"));
+    if (rc < 0 && status && strcmp(status, "PROCESSING") == 0) {
+        /* A hard error must not leave the run looking alive (DESIGN §2). */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", rn_error_last());
+        json_object_set_new(e->runlog, "status", json_string("FAIL"));
+        so->put_run_fields(sself, e->run_id, e->runlog);
+        rn_error_set(rc, "%s", msg);
+        status = "FAIL";
+    }
+    to->end_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, status ? status : "FAIL");
+    int crc = so->close_run(sself, e->run_id);
+    if (rc == 0 && crc < 0)
+        rc = crc;
+
+    snprintf(summary->status, sizeof summary->status, "%s", status ? status : "FAIL");
+    summary->steps_total = e->steps_total;
+    summary->steps_failed = e->steps_failed;
+    summary->seconds = now_mono() - e->t_start;
+    return rc;
+}
+
+void rn_engine_free(rn_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->n_tasks; i++) {
+        rn_provider_close(e->tasks[i].provider);
+        free(e->tasks[i].command_type);
+    }
+    free(e->tasks);
+    for (int s = RN_SVC_COUNT - 1; s >= 0; s--)
+        rn_provider_close(e->svc[s]);
+    rn_pipeline_free(e->pipeline);
+    rn_config_free(e->config);
+    json_decref(e->runlog);
+    json_decref(e->code_identity);
+    free(e->work_dir);
+    free(e->tag);
+    free(e->parameters_file);
+    free(e->retry_indicator);
+    free(e);
+}
+
+const char *rn_engine_run_id(const rn_engine *e)
+{
+    return e->run_id;
+}
+
+const json_t *rn_engine_pipeline(const rn_engine *e)
+{
+    return e->pipeline ? e->pipeline->document : NULL;
+}
+
+int rn_run_pipeline(const rn_run_options *opts, rn_run_summary *summary)
+{
+    rn_diag diag = {0};
+    rn_engine *e = NULL;
+    int rc = rn_engine_prepare(opts, &diag, &e);
+    if (rc == 0)
+        rc = rn_engine_execute(e, summary);
+    rn_engine_free(e);
+    rn_diag_free(&diag);
+    return rc;
+}
