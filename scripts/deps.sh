@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install what building and testing runnable needs (Debian 12).  Safe to
+# re-run; does nothing when everything is present.
+set -eu
+PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-dev \
+libcmocka-dev pkg-config make gcc git valgrind python3"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
