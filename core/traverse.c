@@ -9,14 +9,6 @@
 
 #include "engine.h"
 
-static rn_node *graph_node(const rn_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->n_nodes; i++)
-        if (strcmp(g->nodes[i]->name, name) == 0)
-            return g->nodes[i];
-    return NULL;
-}
-
 /* Resolved internal name: the static one with the scope's branch prefix. */
 static void resolved_name(const rn_scope *scope, const rn_node *node, char *out, size_t n)
 {
@@ -29,6 +21,19 @@ static void resolved_name(const rn_scope *scope, const rn_node *node, char *out,
 static int run_graph(rn_engine *e, rn_graph *g, rn_scope *scope)
 {
     rn_node *cur = g->start;
+    if (g->is_dag) {
+        /* depends_on graphs arrive with the scheduler; until then the graph
+         * fails visibly instead of doing nothing. */
+        char name[4096];
+        rn_node *first = g->nodes[0];
+        resolved_name(scope, first, name, sizeof name);
+        int rc = rn_step_record_unsupported(e, first, name, scope,
+                                            "depends_on graphs are not supported by this "
+                                            "executor yet");
+        if (rc < 0)
+            return rc;
+        cur = rn_graph_find(g, "fail");
+    }
     while (cur) {
         char name[4096];
         resolved_name(scope, cur, name, sizeof name);
@@ -56,7 +61,7 @@ static int run_graph(rn_engine *e, rn_graph *g, rn_scope *scope)
         if (status == 1)
             cur = cur->next_node;
         else
-            cur = cur->on_failure_node ? cur->on_failure_node : graph_node(g, "fail");
+            cur = cur->on_failure_node ? cur->on_failure_node : rn_graph_find(g, "fail");
     }
     return 0;
 }
