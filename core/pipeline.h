@@ -37,8 +37,9 @@ struct rn_node {
     /* task and stub */
     char *command;           /* task only */
     char *command_type;      /* task only; "python" when absent */
-    json_t *returns;         /* [{name, kind}] kind filled with "json" */
-    json_t *secrets;         /* [names] */
+    json_t *returns;         /* [{name, kind}] kind filled with "json";
+                                [] on stubs, NULL on other types */
+    json_t *secrets;         /* [names]; [] on stubs, NULL on other types */
     json_t *catalog;         /* {get: [], put: [], store_copy: bool} or NULL */
     int max_attempts;        /* 1 when absent */
 
@@ -52,6 +53,17 @@ struct rn_node {
     json_t *default_branch;  /* conditional `default`, NULL when absent */
     long long max_iterations;                      /* loop */
     char *break_on, *index_as;                     /* loop */
+
+    /* Additions (not in runnable's YAML). */
+    rn_graph *default_graph; /* conditional `default` built as a branch with
+                                internal name "<P>.default"; NULL when absent */
+    char **depends_on;       /* DAG graphs: names this step waits for */
+    size_t n_depends_on;
+    rn_node **depends_on_nodes;                    /* resolved, same order */
+    int skip_on_error;       /* `skip_on_error: true`; 0 when absent */
+    double timeout;          /* task/stub: seconds > 0; 0 when absent */
+    json_t *retry;           /* task/stub: {delay, factor, max_delay, jitter}
+                                as written (keys optional); NULL when absent */
 };
 
 struct rn_graph {
@@ -61,7 +73,16 @@ struct rn_graph {
     char *internal_name;     /* "" for the root, else the static branch name */
     rn_node *parent;         /* composite holding this graph; NULL at root */
     size_t n_nodes;
-    rn_node **nodes;         /* in file order; implicit success, fail last */
+    rn_node **nodes;         /* in file order; implicit success, fail last
+                                (an explicitly written success/fail keeps its
+                                place, as in runnable) */
+
+    /* Additions. */
+    rn_pos pos;              /* the key holding this graph ("dag", branch key) */
+    int is_dag;              /* some step uses depends_on: no step has next
+                                or on_failure, start_at is optional */
+    int stop_on_first_failure; /* `stop_on_first_failure`; 1 when absent */
+    void *name_index;        /* private to pipeline.c: name -> node */
 };
 
 typedef struct rn_pipeline {
@@ -73,9 +94,10 @@ typedef struct rn_pipeline {
 } rn_pipeline;
 
 /* Called for every task while validating: checks command_type and the
- * task's type-specific fields (normally through the task plugin).  Return
- * 0, or < 0 with rn_error_set() explaining; the loader adds a diagnostic
- * at the task's position. */
+ * task's type-specific fields (normally through the task plugin).  `task`
+ * is the node mapping as written (with type, next, ... and merge keys
+ * applied).  Return 0, or < 0 with rn_error_set() explaining; the loader
+ * adds a diagnostic at the task's command_type key (or the task's name). */
 typedef int (*rn_task_check_fn)(const char *command_type, const json_t *task, void *data);
 
 /* Load and validate.  Every problem found is added to `diag` (file, line,
@@ -83,15 +105,35 @@ typedef int (*rn_task_check_fn)(const char *command_type, const json_t *task, vo
  * RN_ENOENT when the file cannot be read. */
 int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
                      rn_diag *diag, rn_pipeline **out);
+/* The same from text in memory; `name` is used in diagnostics. */
+int rn_pipeline_load_string(const char *text, size_t len, const char *name,
+                            rn_task_check_fn check, void *check_data, rn_diag *diag,
+                            rn_pipeline **out);
 void rn_pipeline_free(rn_pipeline *p);
 
-/* Look a node up by its static internal name ("a.b.c"); NULL if absent. */
+/* Look a node up by its static internal name ("a.b.c"); NULL if absent.
+ * Branch segments are branch keys, "map_variable_placeholder",
+ * "loop_variable_placeholder", or "default" for a conditional's default. */
 rn_node *rn_pipeline_find(const rn_pipeline *p, const char *internal_name);
+/* A node of one graph by its short name, in O(1); NULL if absent. */
+rn_node *rn_graph_find(const rn_graph *g, const char *name);
+
+/* run_config.dag for a validated graph (spec/run-log.md 5.2); new
+ * reference, NULL when out of memory. */
+json_t *rn_dag_serialise(const rn_graph *g);
+/* SHA-1 hex of the sorted-key, Python-style dump of `dag`. */
+int rn_dag_hash(const json_t *dag, char out_hex[41]);
 
 /* libyaml -> jansson with YAML 1.2 scalar rules, anchors, aliases and merge
  * keys.  `positions` (if not NULL) receives an object mapping a JSON pointer
- * ("/dag/steps/a") to [line, col] for every mapping key and sequence item.
- * Syntax errors are added to diag. */
+ * ("/dag/steps/a") to [line, col] for every mapping key and sequence item
+ * ("" for the document itself).  A key that YAML 1.2 reads as something
+ * other than a string (unquoted 1, true, null, 1.5) is kept as written and
+ * gets a third element naming what it was read as: [line, col, "int"]
+ * ("int", "float", "bool" or "null"), so a consumer needing a string can
+ * say "quote it".  Under an alias or merge key, positions are those of the
+ * anchored text.  Syntax errors are added to diag.  Returns 0, RN_EINVAL
+ * (diag explains), RN_ENOENT/RN_EIO (file), RN_ENOMEM. */
 int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag);
 int rn_yaml_load_string(const char *text, size_t len, const char *name,
                         json_t **out, json_t **positions, rn_diag *diag);

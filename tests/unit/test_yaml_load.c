@@ -1,0 +1,365 @@
+/* YAML -> JSON: YAML 1.2 scalars, anchors, merge keys, positions, errors. */
+
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "runnable/plugin.h"
+#include "pipeline.h"
+
+/* Loads `text`, expecting success; returns the document. */
+static json_t *load_ok(const char *text, json_t **positions)
+{
+    rn_diag d = {0};
+    json_t *doc = NULL;
+    int rc = rn_yaml_load_string(text, strlen(text), "t.yaml", &doc, positions, &d);
+    for (size_t i = 0; i < d.n; i++)
+        print_error("unexpected: %d:%d: %s\n", d.items[i].line, d.items[i].col,
+                    d.items[i].message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(d.n, 0);
+    assert_non_null(doc);
+    rn_diag_free(&d);
+    return doc;
+}
+
+/* Loads `text`, expecting failure with a diagnostic at line:col whose
+ * message contains `needle`. */
+static void load_bad(const char *text, int line, int col, const char *needle)
+{
+    rn_diag d = {0};
+    json_t *doc = NULL, *pos = NULL;
+    int rc = rn_yaml_load_string(text, strlen(text), "t.yaml", &doc, &pos, &d);
+    assert_int_equal(rc, RN_EINVAL);
+    assert_null(doc);
+    assert_null(pos);
+    int found = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        if (d.items[i].line == line && d.items[i].col == col &&
+            strstr(d.items[i].message, needle))
+            found = 1;
+        assert_string_equal(d.items[i].file, "t.yaml");
+    }
+    if (!found) {
+        for (size_t i = 0; i < d.n; i++)
+            print_error("got %d:%d: %s\n", d.items[i].line, d.items[i].col, d.items[i].message);
+        fail_msg("no diagnostic at %d:%d containing '%s'", line, col, needle);
+    }
+    rn_diag_free(&d);
+}
+
+static void test_booleans_yaml12(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("a: true\nb: True\nc: TRUE\nd: false\ne: False\nf: FALSE\n"
+                          "g: yes\nh: no\ni: on\nj: off\nk: y\nl: n\nm: Yes\n", NULL);
+    const char *t[] = {"a", "b", "c"}, *f[] = {"d", "e", "f"};
+    for (int i = 0; i < 3; i++) {
+        assert_true(json_is_true(json_object_get(doc, t[i])));
+        assert_true(json_is_false(json_object_get(doc, f[i])));
+    }
+    const char *s[] = {"g", "yes", "h", "no", "i", "on", "j", "off", "k", "y", "l", "n",
+                       "m", "Yes"};
+    for (int i = 0; i < 14; i += 2)
+        assert_string_equal(json_string_value(json_object_get(doc, s[i])), s[i + 1]);
+    json_decref(doc);
+}
+
+static void test_nulls(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("a: null\nb: Null\nc: NULL\nd: ~\ne:\nf: nULL\ng: ''\n", NULL);
+    const char *n[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        assert_true(json_is_null(json_object_get(doc, n[i])));
+    assert_string_equal(json_string_value(json_object_get(doc, "f")), "nULL");
+    assert_string_equal(json_string_value(json_object_get(doc, "g")), "");
+    json_decref(doc);
+}
+
+static void test_numbers(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("a: 12\nb: -3\nc: +4\nd: 0o17\ne: 0x1F\nf: 012\n"
+                          "g: 1.5\nh: .5\ni: 1e3\nj: -2.5e-3\nk: 5.\n"
+                          "l: 0b11\nm: 1_000\nn: 0o19\no: 1.2.3\np: 9223372036854775807\n"
+                          "q: -9223372036854775808\n", NULL);
+    assert_int_equal(json_integer_value(json_object_get(doc, "a")), 12);
+    assert_int_equal(json_integer_value(json_object_get(doc, "b")), -3);
+    assert_int_equal(json_integer_value(json_object_get(doc, "c")), 4);
+    assert_int_equal(json_integer_value(json_object_get(doc, "d")), 15);
+    assert_int_equal(json_integer_value(json_object_get(doc, "e")), 31);
+    /* YAML 1.2: a leading zero is still decimal. */
+    assert_int_equal(json_integer_value(json_object_get(doc, "f")), 12);
+    assert_true(json_is_real(json_object_get(doc, "g")));
+    assert_true(json_real_value(json_object_get(doc, "g")) == 1.5);
+    assert_true(json_real_value(json_object_get(doc, "h")) == 0.5);
+    assert_true(json_is_real(json_object_get(doc, "i")));
+    assert_true(json_real_value(json_object_get(doc, "i")) == 1000.0);
+    assert_true(json_real_value(json_object_get(doc, "j")) == -2.5e-3);
+    assert_true(json_real_value(json_object_get(doc, "k")) == 5.0);
+    /* Not numbers in the core schema. */
+    const char *s[] = {"l", "0b11", "m", "1_000", "n", "0o19", "o", "1.2.3"};
+    for (int i = 0; i < 8; i += 2)
+        assert_string_equal(json_string_value(json_object_get(doc, s[i])), s[i + 1]);
+    assert_true(json_integer_value(json_object_get(doc, "p")) == INT64_MAX);
+    assert_true(json_integer_value(json_object_get(doc, "q")) == INT64_MIN);
+    json_decref(doc);
+}
+
+static void test_quoted_and_tagged(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("a: \"1\"\nb: '3.5'\nc: \"true\"\nd: 'null'\n"
+                          "e: |\n  line one\n  line two\n"
+                          "f: >\n  folded\n  text\n"
+                          "g: !!str 12\nh: !!int \"7\"\ni: !!float 1\nj: !!bool \"false\"\n"
+                          "k: !!null ''\nl: ! 12\n", NULL);
+    assert_string_equal(json_string_value(json_object_get(doc, "a")), "1");
+    assert_string_equal(json_string_value(json_object_get(doc, "b")), "3.5");
+    assert_string_equal(json_string_value(json_object_get(doc, "c")), "true");
+    assert_string_equal(json_string_value(json_object_get(doc, "d")), "null");
+    assert_string_equal(json_string_value(json_object_get(doc, "e")), "line one\nline two\n");
+    assert_string_equal(json_string_value(json_object_get(doc, "f")), "folded text\n");
+    assert_string_equal(json_string_value(json_object_get(doc, "g")), "12");
+    assert_int_equal(json_integer_value(json_object_get(doc, "h")), 7);
+    assert_true(json_is_real(json_object_get(doc, "i")));
+    assert_true(json_is_false(json_object_get(doc, "j")));
+    assert_true(json_is_null(json_object_get(doc, "k")));
+    assert_string_equal(json_string_value(json_object_get(doc, "l")), "12");
+    json_decref(doc);
+}
+
+static void test_nonfinite_rejected(void **state)
+{
+    (void)state;
+    load_bad("a: 1\nb: .inf\n", 2, 4, "not a finite number");
+    load_bad("a: [1, -.Inf]\n", 1, 8, "quote it");
+    load_bad("x:\n  y: .NaN\n", 2, 6, "not a finite number");
+    load_bad("x: 1e999\n", 1, 4, "not a finite number");
+    load_bad("x: 99999999999999999999\n", 1, 4, "does not fit in 64 bits");
+    load_bad("x: !!timestamp 2001-12-14\n", 1, 4, "not supported");
+    /* Quoted, they are just text. */
+    json_t *doc = load_ok("a: '.inf'\nb: \".nan\"\n", NULL);
+    assert_string_equal(json_string_value(json_object_get(doc, "a")), ".inf");
+    json_decref(doc);
+}
+
+static void test_anchors_and_aliases(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("base: &b\n  k: v\n  list: [1, 2]\n"
+                          "s: &s hello\n"
+                          "one: *b\ntwo: *b\nthree: *s\n", NULL);
+    json_t *one = json_object_get(doc, "one"), *two = json_object_get(doc, "two");
+    assert_true(json_equal(one, json_object_get(doc, "base")));
+    assert_true(json_equal(one, two));
+    /* Expanded copies: changing one never changes another. */
+    assert_ptr_not_equal(one, two);
+    assert_ptr_not_equal(json_object_get(one, "list"), json_object_get(two, "list"));
+    assert_string_equal(json_string_value(json_object_get(doc, "three")), "hello");
+    json_decref(doc);
+}
+
+static void test_merge_keys(void **state)
+{
+    (void)state;
+    json_t *pos = NULL;
+    json_t *doc = load_ok(
+        "defaults: &d\n"
+        "  type: task\n"
+        "  command_type: shell\n"
+        "  next: success\n"
+        "more: &m\n"
+        "  next: other\n"
+        "  colour: red\n"
+        "single:\n"
+        "  <<: *d\n"
+        "  command: echo hi\n"
+        "over:\n"
+        "  command_type: python\n"   /* explicit before the merge still wins */
+        "  <<: *d\n"
+        "list:\n"
+        "  <<: [*m, *d]\n"           /* earlier sources win over later ones */
+        "inline:\n"
+        "  <<: {a: 1, b: 2}\n"
+        "  b: 3\n", &pos);
+
+    json_t *single = json_object_get(doc, "single");
+    assert_int_equal(json_object_size(single), 4);
+    assert_string_equal(json_string_value(json_object_get(single, "type")), "task");
+    assert_string_equal(json_string_value(json_object_get(single, "command")), "echo hi");
+    assert_null(json_object_get(single, "<<"));
+
+    json_t *over = json_object_get(doc, "over");
+    assert_string_equal(json_string_value(json_object_get(over, "command_type")), "python");
+    assert_string_equal(json_string_value(json_object_get(over, "next")), "success");
+
+    json_t *list = json_object_get(doc, "list");
+    assert_string_equal(json_string_value(json_object_get(list, "next")), "other");
+    assert_string_equal(json_string_value(json_object_get(list, "colour")), "red");
+    assert_string_equal(json_string_value(json_object_get(list, "type")), "task");
+
+    json_t *in = json_object_get(doc, "inline");
+    assert_int_equal(json_integer_value(json_object_get(in, "a")), 1);
+    assert_int_equal(json_integer_value(json_object_get(in, "b")), 3);
+
+    /* Merged keys sit where the anchored text is. */
+    json_t *p = json_object_get(pos, "/single/type");
+    assert_non_null(p);
+    assert_int_equal(json_integer_value(json_array_get(p, 0)), 2);
+    assert_int_equal(json_integer_value(json_array_get(p, 1)), 3);
+    p = json_object_get(pos, "/single/command");
+    assert_int_equal(json_integer_value(json_array_get(p, 0)), 10);
+    json_decref(pos);
+    json_decref(doc);
+
+    load_bad("a: &a 1\nb:\n  <<: *a\n", 3, 3, "merge key");
+    load_bad("a:\n  <<: {x: 1}\n  <<: {y: 1}\n", 3, 3, "two merge keys");
+}
+
+static void test_duplicate_keys(void **state)
+{
+    (void)state;
+    load_bad("dag:\n  start_at: a\n  steps: {}\n  start_at: b\n", 4, 3,
+             "duplicate key 'start_at'");
+    load_bad("a: 1\n\"a\": 2\n", 2, 1, "duplicate key 'a'");
+}
+
+static void test_positions(void **state)
+{
+    (void)state;
+    json_t *pos = NULL;
+    json_t *doc = load_ok("dag:\n"
+                          "  steps:\n"
+                          "    a/b~c:\n"
+                          "      returns:\n"
+                          "        - name: x\n"
+                          "        -   name: y\n"
+                          "    1: {}\n"
+                          "    true: {}\n"
+                          "    \"2\": {}\n", &pos);
+    struct { const char *ptr; int line, col; const char *marker; } want[] = {
+        {"/dag", 1, 1, NULL},
+        {"/dag/steps", 2, 3, NULL},
+        {"/dag/steps/a~1b~0c", 3, 5, NULL},
+        {"/dag/steps/a~1b~0c/returns", 4, 7, NULL},
+        {"/dag/steps/a~1b~0c/returns/0", 5, 11, NULL},
+        {"/dag/steps/a~1b~0c/returns/0/name", 5, 11, NULL},
+        {"/dag/steps/a~1b~0c/returns/1/name", 6, 13, NULL},
+        {"/dag/steps/1", 7, 5, "int"},
+        {"/dag/steps/true", 8, 5, "bool"},
+        {"/dag/steps/2", 9, 5, NULL},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        json_t *p = json_object_get(pos, want[i].ptr);
+        if (!p)
+            fail_msg("no position for %s", want[i].ptr);
+        assert_int_equal(json_integer_value(json_array_get(p, 0)), want[i].line);
+        assert_int_equal(json_integer_value(json_array_get(p, 1)), want[i].col);
+        if (want[i].marker)
+            assert_string_equal(json_string_value(json_array_get(p, 2)), want[i].marker);
+        else
+            assert_int_equal(json_array_size(p), 2);
+    }
+    /* Non-string keys are kept as written. */
+    json_t *steps = json_object_get(json_object_get(doc, "dag"), "steps");
+    assert_non_null(json_object_get(steps, "1"));
+    assert_non_null(json_object_get(steps, "true"));
+    json_decref(pos);
+    json_decref(doc);
+}
+
+static void test_syntax_errors(void **state)
+{
+    (void)state;
+    /* `next` is less indented than its siblings. */
+    load_bad("dag:\n  start_at: a\n  steps:\n    a:\n      type: stub\n     next: b\n",
+             6, 6, "invalid YAML");
+    load_bad("a: [1, 2\nb: 3\n", 2, 2, "invalid YAML");
+    load_bad("a:\n\tb: 1\n", 2, 1, "tab");
+    load_bad("a: 1\n---\nb: 2\n", 2, 1, "second YAML document");
+    load_bad("a: *nowhere\n", 1, 4, "refers to no anchor");
+    load_bad("a: &x [1, *x]\n", 1, 11, "inside the value it names");
+    load_bad("a: \"\\xff\"\nb: \xff\n", 2, 4, "not valid YAML text");
+}
+
+static void test_alias_bomb(void **state)
+{
+    (void)state;
+    /* Each level doubles ten times: 10^9 values if expanded. */
+    char text[2048] = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 10; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, "
+                 "*a%d, *a%d, *a%d]\n", i, i, i - 1, i - 1, i - 1, i - 1, i - 1, i - 1,
+                 i - 1, i - 1, i - 1, i - 1);
+        strcat(text, line);
+    }
+    rn_diag d = {0};
+    json_t *doc = NULL;
+    assert_int_equal(rn_yaml_load_string(text, strlen(text), "bomb.yaml", &doc, NULL, &d),
+                     RN_EINVAL);
+    assert_null(doc);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "expand"));
+    rn_diag_free(&d);
+}
+
+static void test_empty_and_files(void **state)
+{
+    (void)state;
+    json_t *doc = load_ok("", NULL);
+    assert_true(json_is_null(doc));
+    json_decref(doc);
+    doc = load_ok("# only a comment\n", NULL);
+    assert_true(json_is_null(doc));
+    json_decref(doc);
+
+    rn_diag d = {0};
+    assert_int_equal(rn_yaml_load_file("/nonexistent/x.yaml", &doc, NULL, &d), RN_ENOENT);
+    assert_null(doc);
+    assert_int_equal(d.n, 0);
+    assert_non_null(strstr(rn_error_last(), "/nonexistent/x.yaml"));
+
+    char path[] = "/tmp/rn_yaml_testXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("k: [1, 2.5, \"s\"]\n", f);
+    fclose(f);
+    json_t *pos = NULL;
+    assert_int_equal(rn_yaml_load_file(path, &doc, &pos, &d), 0);
+    assert_int_equal(json_array_size(json_object_get(doc, "k")), 3);
+    assert_non_null(json_object_get(pos, "/k/2"));
+    json_decref(doc);
+    json_decref(pos);
+    remove(path);
+    rn_diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_booleans_yaml12),
+        cmocka_unit_test(test_nulls),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_quoted_and_tagged),
+        cmocka_unit_test(test_nonfinite_rejected),
+        cmocka_unit_test(test_anchors_and_aliases),
+        cmocka_unit_test(test_merge_keys),
+        cmocka_unit_test(test_duplicate_keys),
+        cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_empty_and_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
