@@ -54,9 +54,14 @@ static int check_task(const char *command_type, const json_t *task, void *data)
 {
     rn_engine *e = data;
     rn_provider *p = NULL;
+    /* A missing task type is reported once, at its first task. */
+    if (json_object_get(e->missing_tasks, command_type))
+        return 0;
     int rc = rn_engine_task(e, command_type, &p);
-    if (rc < 0)
+    if (rc < 0) {
+        json_object_set_new(e->missing_tasks, command_type, json_true());
         return rc;
+    }
     const rn_task_ops *o = p->ops;
     if (o->validate)
         return o->validate(p->self, task);
@@ -102,6 +107,7 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     e->penv.work_dir = e->work_dir;
     open_services(e, diag);
 
+    e->missing_tasks = json_object();
     int rc = rn_pipeline_load(opts->pipeline_file, check_task, e, diag, &e->pipeline);
     if (rc == RN_ENOENT && diag->n == before)
         rn_diag_add(diag, opts->pipeline_file, 0, 0, "cannot read the pipeline file: %s",
@@ -143,7 +149,11 @@ static int initial_parameters(rn_engine *e, json_t **out)
         rn_yaml_load_file(e->parameters_file, &doc, NULL, &d);
         if (d.n || (doc && !json_is_object(doc) && !json_is_null(doc))) {
             char *s = d.n ? rn_diag_format(&d.items[0]) : NULL;
-            rn_error_set(RN_EINVAL, "%s", s ? s : "the parameters file must be a mapping of names to values");
+            if (s)
+                rn_error_set(RN_EINVAL, "%s", s);
+            else
+                rn_error_set(RN_EINVAL, "%s:1:1: the parameters file must be a mapping of "
+                             "parameter names to values", e->parameters_file);
             free(s);
             rn_diag_free(&d);
             json_decref(doc);
@@ -287,6 +297,7 @@ void rn_engine_free(rn_engine *e)
     rn_config_free(e->config);
     json_decref(e->runlog);
     json_decref(e->code_identity);
+    json_decref(e->missing_tasks);
     free(e->work_dir);
     free(e->tag);
     free(e->parameters_file);

@@ -30,6 +30,7 @@ struct rn_engine {
     double t_start;
     int steps_total, steps_failed;
     int created;                   /* run log exists in the store */
+    json_t *missing_tasks;         /* command_types without a provider */
 };
 
 /* Load config + pipeline and check everything (providers, task types);
