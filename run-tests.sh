@@ -26,6 +26,9 @@ rm -rf "$top/_build/plain" && mkdir -p "$top/_build/plain" && cd "$top/_build/pl
 make -j"$jobs" --quiet
 make -j"$jobs" check || { show_failures .; exit 1; }
 
+step "install, then build and use a plugin made only from the installed SDK"
+RN_BUILDDIR="$top/_build/plain" RN_SRCDIR="$top" bash "$top/tests/cli/out_of_tree_plugin.sh"
+
 step "sanitizer build (ASan + UBSan) and make check"
 rm -rf "$top/_build/asan" && mkdir -p "$top/_build/asan" && cd "$top/_build/asan"
 "$top/configure" --quiet --enable-sanitizers
