@@ -89,6 +89,8 @@ static void open_services(rn_engine *e, rn_diag *diag)
     }
 }
 
+static int initial_parameters(rn_engine *e, json_t **out);
+
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out)
 {
     rn_engine *e = calloc(1, sizeof *e);
@@ -119,6 +121,9 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     else if (opts->parameters_file && *opts->parameters_file)
         e->parameters_file = strdup(opts->parameters_file);
 
+    if (diag->n == before && initial_parameters(e, &e->initial_params) < 0)
+        rn_diag_add(diag, NULL, 0, 0, "%s", rn_error_last());
+
     if (diag->n > before) {
         rn_diag_item *first = &diag->items[before];
         char *s = rn_diag_format(first);
@@ -146,7 +151,14 @@ static int initial_parameters(rn_engine *e, json_t **out)
     if (e->parameters_file) {
         json_t *doc = NULL;
         rn_diag d = {0};
-        rn_yaml_load_file(e->parameters_file, &doc, NULL, &d);
+        int yrc = rn_yaml_load_file(e->parameters_file, &doc, NULL, &d);
+        if (yrc < 0 && d.n == 0) {
+            rn_error_set(RN_EINVAL, "%s: cannot read the parameters file; check the path "
+                         "given with -p or RUNNABLE_PARAMETERS_FILE", e->parameters_file);
+            json_decref(params);
+            json_decref(doc);
+            return RN_EINVAL;
+        }
         if (d.n || (doc && !json_is_object(doc) && !json_is_null(doc))) {
             char *s = d.n ? rn_diag_format(&d.items[0]) : NULL;
             if (s)
@@ -229,10 +241,9 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     snprintf(summary->run_id, sizeof summary->run_id, "%s", e->run_id);
     snprintf(summary->status, sizeof summary->status, "PROCESSING");
 
-    json_t *params = NULL;
-    int rc = initial_parameters(e, &params);
-    if (rc < 0)
-        return rc;
+    json_t *params = e->initial_params;
+    e->initial_params = NULL;
+    int rc;
 
     /* Tasks inherit these (spec/cli.md §6.2). */
     setenv("RUNNABLE_RUN_ID", e->run_id, 1);
@@ -298,6 +309,7 @@ void rn_engine_free(rn_engine *e)
     json_decref(e->runlog);
     json_decref(e->code_identity);
     json_decref(e->missing_tasks);
+    json_decref(e->initial_params);
     free(e->work_dir);
     free(e->tag);
     free(e->parameters_file);

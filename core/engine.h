@@ -30,7 +30,8 @@ struct rn_engine {
     double t_start;
     int steps_total, steps_failed;
     int created;                   /* run log exists in the store */
-    json_t *missing_tasks;         /* command_types without a provider */
+    json_t *missing_tasks;
+    json_t *initial_params;        /* root scope before the run starts */         /* command_types without a provider */
 };
 
 /* Load config + pipeline and check everything (providers, task types);
