@@ -1,0 +1,94 @@
+/*
+ * One run-log JSON file (a RunLog or a BranchLog document) kept in memory
+ * and written incrementally: each step and branch is serialised on its
+ * own, so putting a step costs O(size of that step + what follows it in
+ * the file), not O(size of the whole file).
+ *
+ * Shared by the file-system store (one nested document per run) and the
+ * chunked-fs store (RunLog.json plus one BranchLog file per branch).
+ * docs/run-log-layout.md describes the bytes on disk and why they are
+ * arranged the way they are.
+ *
+ * Not exported from the plugin (the module exports only its descriptor).
+ */
+#ifndef RN_JSON_DOCFILE_H
+#define RN_JSON_DOCFILE_H
+
+#include <jansson.h>
+
+/* What a node of the document is; fixes its key order and the name of the
+ * member that holds its children (steps -> "steps", step -> "branches"). */
+typedef enum rn_df_kind {
+    RN_DF_RUN = 0,    /* RunLog: children are steps */
+    RN_DF_STEP = 1,   /* StepLog: children are branches */
+    RN_DF_BRANCH = 2  /* BranchLog: children are steps */
+} rn_df_kind;
+
+typedef struct rn_docfile rn_docfile;
+
+/*
+ * A document whose root is of `root_kind` (RN_DF_RUN or RN_DF_BRANCH),
+ * stored at `path`.  `nested` = 1 keeps grandchildren (the file-system
+ * layout: steps hold their branches); 0 keeps one level (chunked-fs: every
+ * step is written with "branches": {}).  Touches nothing on disk.
+ */
+int rn_docfile_new(rn_docfile **out, const char *path, rn_df_kind root_kind, int nested,
+                   int fsync_it);
+/* Frees the memory; removes this process's shadow file (see the .c). */
+void rn_docfile_free(rn_docfile *df);
+
+const char *rn_docfile_path(const rn_docfile *df);
+
+/* Replace memory with the file on disk (any valid JSON layout).
+ * RN_ENOENT if the file does not exist, RN_EINVAL if it is not a document
+ * of the expected shape. */
+int rn_docfile_load(rn_docfile *df);
+
+/* Re-read the file if another process replaced or rewrote it since this
+ * one last read or wrote it (an executor's container, a pod, a retry).
+ * Call before changing the document.  *reloaded (may be NULL) says so. */
+int rn_docfile_refresh(rn_docfile *df, int *reloaded);
+
+/* Replace the root's own members (everything but its children member). */
+int rn_docfile_set_root(rn_docfile *df, const json_t *obj);
+
+/*
+ * Insert or replace the node `name` of `kind` (its own members only: the
+ * children member of `obj` is ignored, existing children are kept) under
+ * the node `parent` (NULL: the root).  RN_ENOENT when the parent does not
+ * exist or is not of the kind that holds `kind`.
+ */
+int rn_docfile_put(rn_docfile *df, const char *parent, rn_df_kind kind, const char *name,
+                   const json_t *obj);
+
+/* The root's own members (borrowed; valid until the next change). */
+const json_t *rn_docfile_root_fields(const rn_docfile *df);
+
+/* 1 if a node `name` of `kind` exists. */
+int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind);
+
+/* The whole document as a new JSON value (deep copy). */
+json_t *rn_docfile_json(const rn_docfile *df);
+
+/* Patch the visible file in place instead of exchanging it with its
+ * shadow: what happens by itself on file systems that cannot exchange
+ * names; set by hand only to test that path. */
+void rn_docfile_use_in_place(rn_docfile *df);
+
+/* Write what changed since the last flush.  The file is valid JSON at
+ * every instant, whatever happens to the process. */
+int rn_docfile_flush(rn_docfile *df);
+
+/* ---- naming helpers shared by the stores ---- */
+
+/* The name minus its last dot segment (a step's branch, a branch's step),
+ * malloc'd; NULL with *err = 0 for a one-segment name. */
+char *rn_df_parent_name(const char *name, int *err);
+/* A run id usable as a file or folder name (no '/', not "." or ".."). */
+int rn_df_check_run_id(const char *run_id);
+/* `path` taken relative to the engine's working directory. */
+char *rn_df_resolve(const char *work_dir, const char *path);
+/* The internal name of a step or branch log, checked. */
+int rn_df_internal_name(const json_t *log, const char *what, const char **out);
+
+#endif
