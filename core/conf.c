@@ -29,6 +29,9 @@ static const struct {
 
 /* Keys runnable knows but that do not select a service of a pipeline run. */
 static const char *const ignored_keys[] = {"job_executor", "pickler", NULL};
+/* Keys from older runnable versions that runnable ignores: accepted so old
+ * files still load, with a warning that they do nothing. */
+static const char *const legacy_keys[] = {"executor", "run_log", "catalog_handler", NULL};
 
 int rn_service_kind(int svc)
 {
@@ -272,6 +275,20 @@ int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out)
             for (const char *const *ig = ignored_keys; *ig; ig++)
                 if (strcmp(canon, *ig) == 0)
                     known_ignored = 1;
+            int legacy = 0;
+            for (const char *const *lg = legacy_keys; *lg; lg++)
+                if (strcmp(canon, *lg) == 0)
+                    legacy = 1;
+            if (svc < 0 && legacy) {
+                char ptr[300];
+                int l, col;
+                snprintf(ptr, sizeof ptr, "/%s", k);
+                pos_of(positions, ptr, &l, &col);
+                rn_diag_add(&c->warnings, c->file, l, col,
+                            "'%s' is a key of older runnable versions and has no effect; "
+                            "use pipeline-executor, run-log-store or catalog instead", k);
+                continue;
+            }
             if (svc < 0) {
                 if (known_ignored || strncmp(k, "x-", 2) == 0)
                     continue;
@@ -338,6 +355,7 @@ void rn_config_free(rn_config *c)
         json_decref(c->svc[i].settings);
         json_decref(c->svc[i].positions);
     }
+    rn_diag_free(&c->warnings);
     free(c->file);
     free(c);
 }

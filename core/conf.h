@@ -23,6 +23,7 @@ typedef struct rn_config {
     char *file;          /* file read, or NULL for the embedded default */
     int exported;        /* 1 if chosen by env or -c (exported to children) */
     rn_service_config svc[RN_SVC_COUNT];
+    rn_diag warnings;    /* accepted, but worth telling the user */
 } rn_config;
 
 /* Plugin kind serving service `svc`, and the config key naming it. */

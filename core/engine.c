@@ -227,7 +227,8 @@ static json_t *run_config(rn_engine *e)
         "{s:s, s:s, s:s, s:b, s:{}, s:o, s:o, s:o, s:{s:s, s:s, s:s}, s:o, s:s, s:s, s:b, "
         "s:O, s:s}",
         "execution_mode", "yaml", "run_id", e->run_id, "tag", e->tag, "object_serialisation",
-        1, "return_objects", "pipeline_executor", exec, "catalog", cat, "secrets",
+        !json_is_false(json_object_get(c->svc[RN_SVC_EXECUTOR].settings, "object_serialisation")),
+        "return_objects", "pipeline_executor", exec, "catalog", cat, "secrets",
         service_entry(c->svc[RN_SVC_SECRETS].type, "secrets"), "pickler", "extension", ".dill",
         "service_name", "pickle", "service_type", "pickler", "run_log_store", store,
         "pipeline_definition_file", e->pipeline->file, "retry_indicator",

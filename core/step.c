@@ -288,22 +288,24 @@ int rn_step_execute_leaf(rn_engine *e, rn_node *node, const char *internal_name,
     char t0[40];
     rn_timestamp(t0, sizeof t0);
     json_t *attempt = rn_attempt_new(number, t0);
-    if (e->code_identity && (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB))
+    if (e->code_identity)
         json_array_append(json_object_get(attempt, "code_identities"), e->code_identity);
     if (node->type != RN_NODE_STUB && e->retry_indicator)
         json_object_set_new(attempt, "retry_indicator", json_string(e->retry_indicator));
 
-    exec_log log;
-    if ((rc = exec_log_open(e, node, scope, &log)) < 0) {
-        json_decref(attempt);
-        return rc;
-    }
     json_t *puts = json_array(), *gets = json_array();
     int success = 0;
     int params_changed = 0;
     char msg[1024] = "";
 
-    if (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB) {
+    /* Without somewhere to put its output the step cannot run: it fails
+     * (and says why) rather than aborting the run. */
+    exec_log log;
+    int log_ok = exec_log_open(e, node, scope, &log) == 0;
+    if (!log_ok) {
+        snprintf(msg, sizeof msg, "%s", rn_error_last());
+        free(log.path);
+    } else if (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB) {
         int ok = catalog_sync(e, node, "get", 0, gets, msg, sizeof msg) == 0;
         if (node->type == RN_NODE_TASK) {
             json_object_set_new(attempt, "input_parameters", json_copy(scope->params));
@@ -331,12 +333,16 @@ int rn_step_execute_leaf(rn_engine *e, rn_node *node, const char *internal_name,
     } else {
         success = 1; /* success and fail nodes always succeed themselves */
     }
-    if (msg[0]) {
-        /* The reason also goes to the execution log, where users look. */
-        exec_log_append(&log, msg);
-        exec_log_append(&log, "\n");
+    if (!log_ok && (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL))
+        success = 1;
+    if (log_ok) {
+        if (msg[0]) {
+            /* The reason also goes to the execution log, where users look. */
+            exec_log_append(&log, msg);
+            exec_log_append(&log, "\n");
+        }
+        exec_log_finish(e, &log);
     }
-    exec_log_finish(e, &log);
 
     char t1[40];
     rn_timestamp(t1, sizeof t1);

@@ -13,6 +13,8 @@ int rn_cmd_plugins(int argc, char **argv);
 
 /* "runnable: error: FILE:LINE:COL: message" for every diagnostic. */
 void rn_cli_print_diag(const rn_diag *d);
+/* "runnable: warning: FILE:LINE:COL: message" for every item. */
+void rn_cli_print_warnings(const rn_diag *d);
 /* Print a usage error and return RN_EXIT_USAGE. */
 int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -82,6 +82,8 @@ int rn_cmd_execute(int argc, char **argv)
     rn_diag diag = {0};
     rn_engine *e = NULL;
     int rc = rn_engine_prepare(&o, &diag, &e);
+    if (e && e->config)
+        rn_cli_print_warnings(&e->config->warnings);
     if (rc == RN_EINVAL) {
         rn_cli_print_diag(&diag);
         rn_diag_free(&diag);

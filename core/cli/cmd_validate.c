@@ -54,6 +54,8 @@ int rn_cmd_validate(int argc, char **argv)
     rn_diag diag = {0};
     rn_engine *e = NULL;
     int rc = rn_engine_prepare(&o, &diag, &e);
+    if (e && e->config)
+        rn_cli_print_warnings(&e->config->warnings);
     int code = RN_EXIT_OK;
     if (rc == RN_EINVAL) {
         rn_cli_print_diag(&diag);

@@ -29,6 +29,15 @@ void rn_cli_print_diag(const rn_diag *d)
     }
 }
 
+void rn_cli_print_warnings(const rn_diag *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        char *s = rn_diag_format(&d->items[i]);
+        fprintf(stderr, "runnable: warning: %s\n", s ? s : d->items[i].message);
+        free(s);
+    }
+}
+
 int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

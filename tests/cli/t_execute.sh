@@ -192,13 +192,16 @@ assert_eq_py "$LOG" 'statuses()' '{"boom": "FAIL", "cleanup": "SUCCESS", "succes
 expect_file cleanup-ran.txt "the on_failure step ran"
 expect_no_file after-ran.txt "the next step of the failed one never ran"
 
-# A hard error during the run (the catalog cannot be written): the run is
-# recorded FAIL, never left PROCESSING, and the reason is printed.
+# The catalog cannot be written (a file sits where its folder goes): the
+# step cannot keep its output, so it fails and says why; the run is
+# recorded FAIL, never left PROCESSING.
 workdir hard_error
 touch .catalog
 rn execute "$HELLO" hard
-expect_rc 1 "a hard error during the run exits 1"
-expect_err_re '^runnable: error: .*\.catalog' "the reason is printed"
+expect_rc 1 "a step that cannot write its log fails the run"
+assert_py .run_log_store/hard.json \
+    '"/.catalog/hard/" in doc["steps"]["prepare"]["attempts"][0]["message"]' \
+    "the step's message names the unwritable catalog path"
 assert_eq_py .run_log_store/hard.json 'doc["status"]' '"FAIL"' "the run is recorded FAIL, not PROCESSING"
 
 # ---------------------------------------------------------------- environment

@@ -1,0 +1,485 @@
+/*
+ * The incremental run-log writer (run_log_stores/json_docfile.c), tested
+ * from outside: after every write the visible file must be exactly what
+ * Python's json.dumps(indent=4) prints for the document (in the store's
+ * key order, status padding aside), and the hidden shadow exactly the
+ * previous version, whatever sequence of changes led there.  Random
+ * sequences, both write modes, both layouts.
+ */
+#define _XOPEN_SOURCE 700
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "runnable/plugin.h"
+#include "json_docfile.h"
+
+struct fx {
+    char dir[64];
+    char old_cwd[PATH_MAX];
+};
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    assert_non_null(getcwd(fx->old_cwd, sizeof fx->old_cwd));
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/rn-docfile-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    assert_int_equal(chdir(fx->dir), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    assert_int_equal(chdir(fx->old_cwd), 0);
+    nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    free(fx);
+    return 0;
+}
+
+#define OK(expr)                                                                              \
+    do {                                                                                      \
+        int rc_ = (expr);                                                                     \
+        if (rc_ != 0)                                                                         \
+            fail_msg("%s:%d: %s -> %s: %s", __FILE__, __LINE__, #expr, rn_error_name(rc_),     \
+                     rn_error_last());                                                        \
+    } while (0)
+
+/* ---- the expected text ---------------------------------------------------- */
+
+static const char *const run_order[] = {"run_id", "dag_hash", "tag", "status", "run_config",
+                                        "steps", "job", "parameters", NULL};
+static const char *const step_order[] = {"name", "internal_name", "status", "step_type",
+                                         "message", "mock", "attempts", "branches",
+                                         "data_catalog", NULL};
+static const char *const branch_order[] = {"internal_name", "status", "steps", "parameters",
+                                           NULL};
+
+static int listed(const char *const *order, const char *key)
+{
+    for (size_t i = 0; order[i]; i++)
+        if (!strcmp(order[i], key))
+            return 1;
+    return 0;
+}
+
+/* `doc` with every object of the run log re-keyed in the store's order:
+ * kind 0 root, 1 step, 2 branch. */
+static json_t *ordered(const json_t *doc, int kind)
+{
+    const char *const *order = kind == 0 ? run_order : kind == 1 ? step_order : branch_order;
+    const char *ck = kind == 1 ? "branches" : "steps";
+    json_t *out = json_object();
+    for (size_t i = 0; order[i]; i++) {
+        json_t *v = json_object_get(doc, order[i]);
+        if (!strcmp(order[i], ck)) {
+            json_t *m = json_object();
+            const char *k;
+            json_t *kid;
+            json_object_foreach(v, k, kid) json_object_set_new(m, k, ordered(kid, kind == 1 ? 2 : 1));
+            json_object_set_new(out, ck, m);
+        } else if (v) {
+            json_object_set(out, order[i], v);
+        }
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)doc, k, v) {
+        if (!listed(order, k))
+            json_object_set(out, k, v);
+    }
+    return out;
+}
+
+static char *slurp(const char *path)
+{
+    char *text = NULL;
+    size_t len;
+    if (rn_read_file(path, &text, &len) != 0)
+        return NULL;
+    return text;
+}
+
+/* The file's text without what the store adds on purpose: spaces after a
+ * status value and at the end. */
+static void normalise(char *t)
+{
+    static const char key[] = "\"status\": \"";
+    char *w = t;
+    for (char *r = t; *r;) {
+        if (!strncmp(r, key, sizeof key - 1)) {
+            size_t n = sizeof key - 1;
+            memmove(w, r, n);
+            w += n;
+            r += n;
+            while (*r && *r != '"')
+                *w++ = *r++;
+            if (*r)
+                *w++ = *r++;
+            while (*r == ' ')
+                r++;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    while (w > t && (w[-1] == ' ' || w[-1] == '\n'))
+        w--;
+    *w = '\0';
+}
+
+static void expect_text(const char *path, const json_t *model, int kind)
+{
+    char *got = slurp(path);
+    if (!got)
+        fail_msg("%s cannot be read: %s", path, rn_error_last());
+    normalise(got);
+    json_t *o = ordered(model, kind);
+    char *want = rn_json_dumps_py(o, RN_JSON_INDENT4);
+    json_decref(o);
+    if (strcmp(got, want) != 0) {
+        size_t i = 0;
+        while (got[i] && got[i] == want[i])
+            i++;
+        fail_msg("%s differs from json.dumps at byte %zu:\n--- got\n%.200s\n--- want\n%.200s", path,
+                 i, got + (i > 80 ? i - 80 : 0), want + (i > 80 ? i - 80 : 0));
+    }
+    free(got);
+    free(want);
+}
+
+/* ---- a random run ------------------------------------------------------------- */
+
+static unsigned seed;
+
+static int rnd(int n)
+{
+    return (int)(rand_r(&seed) % (unsigned)n);
+}
+
+static json_t *text_of(int n)
+{
+    char *s = malloc((size_t)n + 1);
+    for (int i = 0; i < n; i++)
+        s[i] = (char)('a' + (i * 7 + n) % 26);
+    s[n] = '\0';
+    json_t *v = json_string(s);
+    free(s);
+    return v;
+}
+
+static const char *statuses[] = {"CREATED", "PROCESSING", "SUCCESS", "FAIL",
+                                 "A_CUSTOM_STATUS_OF_SOME_LENGTH"};
+
+static json_t *new_step(const char *iname)
+{
+    const char *dot = strrchr(iname, '.');
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:[], s:{}, s:[]}", "name",
+                     dot ? dot + 1 : iname, "internal_name", iname, "status", "PROCESSING",
+                     "step_type", "task", "message", "", "mock", 0, "attempts", "branches",
+                     "data_catalog");
+}
+
+/* A new version of a stored step: other status, attempts of another size,
+ * sometimes a member the store does not know. */
+static void mutate_step(json_t *s)
+{
+    json_object_set_new(s, "status", json_string(statuses[rnd(5)]));
+    json_t *att = json_array();
+    for (int i = rnd(3); i > 0; i--)
+        json_array_append_new(att, json_pack("{s:i, s:o, s:{s:f, s:n, s:b}, s:s}", "attempt_number",
+                                             i, "message", text_of(rnd(300)), "input_parameters",
+                                             "x", 0.1 * rnd(100), "y", "z", rnd(2), "caf\xc3\xa9",
+                                             "\xe2\x9c\x93"));
+    json_object_set_new(s, "attempts", att);
+    if (rnd(4) == 0)
+        json_object_set_new(s, "x-extra", text_of(rnd(50)));
+    if (rnd(6) == 0)
+        json_object_del(s, "x-extra");
+}
+
+struct model {
+    json_t *doc;          /* the nested document, as the store should hold it */
+    char names[400][96];  /* branches (holders of steps), "" = the root */
+    int nholders;
+    int nsteps;
+    int nested;
+};
+
+static json_t *holder_steps(struct model *m, const char *holder)
+{
+    if (!*holder)
+        return json_object_get(m->doc, "steps");
+    /* holder = <step>.<branch>: find the step, then the branch. */
+    char step[96];
+    snprintf(step, sizeof step, "%.*s", (int)(strrchr(holder, '.') - holder), holder);
+    const char *dot = strrchr(step, '.');
+    char parent[96] = "";
+    if (dot)
+        snprintf(parent, sizeof parent, "%.*s", (int)(dot - step), step);
+    json_t *s = json_object_get(holder_steps(m, parent), step);
+    return json_object_get(json_object_get(json_object_get(s, "branches"), holder), "steps");
+}
+
+/* One random change, applied to the model and to the docfile. */
+static void random_op(struct model *m, rn_docfile *df)
+{
+    int op = rnd(m->nested ? 10 : 8);
+    json_t *root = m->doc;
+    if (op <= 2 || m->nsteps == 0) {
+        /* a new step at the end of some holder */
+        const char *holder = m->names[rnd(m->nholders)];
+        char name[96];
+        snprintf(name, sizeof name, "%s%ss%d", holder, *holder ? "." : "", m->nsteps++);
+        json_t *s = new_step(name);
+        OK(rn_docfile_put(df, *holder ? holder : NULL, RN_DF_STEP, name, s));
+        json_object_set_new(holder_steps(m, holder), name, s);
+    } else if (op <= 4) {
+        /* a stored step replaced, most often the last one of its holder */
+        const char *holder = m->names[rnd(m->nholders)];
+        json_t *steps = holder_steps(m, holder);
+        if (!json_object_size(steps))
+            return;
+        const char *k, *pick = NULL;
+        json_t *v;
+        int target = rnd(3) ? (int)json_object_size(steps) - 1 : rnd((int)json_object_size(steps));
+        int i = 0;
+        json_object_foreach(steps, k, v) {
+            if (i++ == target)
+                pick = k;
+        }
+        json_t *s = json_object_get(steps, pick);
+        mutate_step(s);
+        json_t *with_junk = json_deep_copy(s);
+        json_object_set_new(with_junk, "branches", json_pack("{s:{}}", "ignored"));
+        OK(rn_docfile_put(df, *holder ? holder : NULL, RN_DF_STEP, pick, with_junk));
+        json_decref(with_junk);
+    } else if (op == 5) {
+        json_object_set_new(root, "status", json_string(statuses[rnd(5)]));
+        OK(rn_docfile_set_root(df, root));
+    } else if (op == 6) {
+        json_t *p = json_object();
+        for (int i = rnd(20); i > 0; i--) {
+            char k[16];
+            snprintf(k, sizeof k, "p%d", i);
+            json_object_set_new(p, k, json_pack("{s:s, s:i, s:i}", "kind", "json", "value", i,
+                                                "description", i));
+        }
+        json_object_set_new(root, "parameters", p);
+        if (json_object_get(root, "job") && rnd(3) == 0)
+            json_object_set_new(root, "job", rnd(2) ? json_null()
+                                                    : json_pack("{s:s}", "status", "SUCCESS"));
+        OK(rn_docfile_set_root(df, root));
+    } else if (op == 7) {
+        if (rnd(5) == 0) {
+            json_object_set_new(root, "run_config", json_pack("{s:o}", "dag", text_of(rnd(900))));
+            OK(rn_docfile_set_root(df, root));
+        } else {
+            OK(rn_docfile_set_root(df, root)); /* unchanged: nothing to write */
+        }
+    } else if (m->nholders < 400) {
+        /* nested layout: a branch under some stored step */
+        const char *holder = m->names[rnd(m->nholders)];
+        json_t *steps = holder_steps(m, holder);
+        if (!json_object_size(steps))
+            return;
+        const char *k, *pick = NULL;
+        json_t *v;
+        int target = rnd((int)json_object_size(steps)), i = 0;
+        json_object_foreach(steps, k, v) {
+            if (i++ == target)
+                pick = k;
+        }
+        char bname[96];
+        snprintf(bname, sizeof bname, "%s.b%d", pick, m->nholders);
+        if (strlen(bname) > 60)
+            return;
+        json_t *b = json_pack("{s:s, s:s, s:{}, s:{}}", "internal_name", bname, "status",
+                              statuses[rnd(4)], "steps", "parameters");
+        OK(rn_docfile_put(df, pick, RN_DF_BRANCH, bname, b));
+        json_object_set_new(json_object_get(json_object_get(steps, pick), "branches"), bname, b);
+        snprintf(m->names[m->nholders++], sizeof m->names[0], "%s", bname);
+    }
+}
+
+static json_t *start_root(void)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{}, s:n, s:{}}", "run_id", "r", "dag_hash",
+                     "", "tag", "t", "status", "PROCESSING", "run_config", "dag", "x", "steps",
+                     "job", "parameters");
+}
+
+static void run_random(int in_place, int nested, unsigned s, int nops)
+{
+    struct model *m = calloc(1, sizeof *m);
+    rn_docfile *df;
+    m->doc = start_root();
+    m->nholders = 1;
+    m->nested = nested;
+    seed = s;
+    OK(rn_docfile_new(&df, "logs/run.json", RN_DF_RUN, nested, 0));
+    if (in_place)
+        rn_docfile_use_in_place(df);
+    OK(rn_docfile_set_root(df, m->doc));
+    OK(rn_docfile_flush(df));
+    json_t *prev = NULL;
+    for (int i = 0; i < nops; i++) {
+        json_t *before = json_deep_copy(m->doc);
+        random_op(m, df);
+        OK(rn_docfile_flush(df));
+        expect_text("logs/run.json", m->doc, 0);
+        /* The shadow holds the version before the last change (a change
+         * of nothing writes nothing). */
+        int changed = !json_equal(before, m->doc);
+        struct stat st;
+        if (changed) {
+            json_decref(prev);
+            prev = before;
+        } else {
+            json_decref(before);
+        }
+        if (!in_place && stat("logs/.run.json.shadow", &st) == 0 && prev)
+            expect_text("logs/.run.json.shadow", prev, 0);
+        if (i % 97 == 96) {
+            /* Another process's view: a fresh reader sees the same. */
+            rn_docfile *other;
+            OK(rn_docfile_new(&other, "logs/run.json", RN_DF_RUN, nested, 0));
+            OK(rn_docfile_load(other));
+            json_t *got = rn_docfile_json(other);
+            assert_true(json_equal(got, m->doc));
+            json_decref(got);
+            rn_docfile_free(other);
+        }
+    }
+    json_t *got = rn_docfile_json(df);
+    assert_true(json_equal(got, m->doc));
+    json_decref(got);
+    rn_docfile_free(df);
+    struct stat st;
+    assert_int_not_equal(stat("logs/.run.json.shadow", &st), 0); /* removed */
+    json_decref(prev);
+    json_decref(m->doc);
+    free(m);
+}
+
+static void test_random_nested_exchange(void **state)
+{
+    (void)state;
+    run_random(0, 1, 1, 1500);
+    run_random(0, 1, 2, 1500);
+}
+
+static void test_random_flat_exchange(void **state)
+{
+    (void)state;
+    run_random(0, 0, 3, 1500);
+}
+
+static void test_random_nested_in_place(void **state)
+{
+    (void)state;
+    run_random(1, 1, 4, 1500);
+}
+
+/* Another writer replaces the file: the next change is applied to what is
+ * on disk now, not to this process's stale copy. */
+static void test_refresh_after_foreign_write(void **state)
+{
+    (void)state;
+    rn_docfile *a, *b;
+    json_t *root = start_root();
+    OK(rn_docfile_new(&a, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_set_root(a, root));
+    json_t *s1 = new_step("one");
+    OK(rn_docfile_put(a, NULL, RN_DF_STEP, "one", s1));
+    OK(rn_docfile_flush(a));
+
+    OK(rn_docfile_new(&b, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_load(b));
+    json_t *s2 = new_step("two");
+    OK(rn_docfile_put(b, NULL, RN_DF_STEP, "two", s2));
+    OK(rn_docfile_flush(b));
+
+    int reloaded = 0;
+    OK(rn_docfile_refresh(a, &reloaded));
+    assert_true(reloaded);
+    json_t *s3 = new_step("three");
+    OK(rn_docfile_put(a, NULL, RN_DF_STEP, "three", s3));
+    OK(rn_docfile_flush(a));
+    OK(rn_docfile_refresh(a, &reloaded));
+    assert_false(reloaded); /* its own write is not someone else's */
+
+    json_t *got = rn_docfile_json(a);
+    assert_int_equal(json_object_size(json_object_get(got, "steps")), 3);
+    json_decref(got);
+    rn_docfile_free(a);
+    rn_docfile_free(b);
+    json_decref(s1);
+    json_decref(s2);
+    json_decref(s3);
+    json_decref(root);
+}
+
+/* A status change rewrites a few bytes in place; nothing after it moves. */
+static void test_status_is_written_in_place(void **state)
+{
+    (void)state;
+    rn_docfile *df;
+    json_t *root = start_root();
+    OK(rn_docfile_new(&df, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_set_root(df, root));
+    for (int i = 0; i < 50; i++) {
+        char n[16];
+        snprintf(n, sizeof n, "s%d", i);
+        json_t *s = new_step(n);
+        OK(rn_docfile_put(df, NULL, RN_DF_STEP, n, s));
+        json_decref(s);
+    }
+    OK(rn_docfile_flush(df));
+    char *before = slurp("run.json");
+    json_object_set_new(root, "status", json_string("SUCCESS"));
+    OK(rn_docfile_set_root(df, root));
+    OK(rn_docfile_flush(df));
+    char *after = slurp("run.json");
+    assert_int_equal(strlen(before), strlen(after));
+    size_t diff = 0;
+    for (size_t i = 0; before[i]; i++)
+        diff += before[i] != after[i];
+    assert_true(diff > 0 && diff <= 12);
+    free(before);
+    free(after);
+    rn_docfile_free(df);
+    json_decref(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_random_nested_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_flat_exchange, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_nested_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_after_foreign_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_is_written_in_place, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
