@@ -7,7 +7,7 @@
  *
  * Keys the C engine accepts but runnable does not (depends_on,
  * skip_on_error, timeout, retry) appear only when the author wrote them,
- * and a graph's stop_on_first_failure only when it is false (true being
+ * and a graph's stop_on_first_failure only when it is true (false being
  * the default): pipelines that do not use them hash exactly as runnable
  * hashes them, and pipelines that do hash differently when they change. */
 #include "config.h"
@@ -161,8 +161,8 @@ static json_t *graph_json(const rn_graph *g)
     for (size_t i = 0; i < g->n_nodes; i++)
         put(nodes, g->nodes[i]->name, node_json(g->nodes[i]), &bad);
     put(o, "nodes", nodes, &bad);
-    if (!g->stop_on_first_failure)
-        put(o, "stop_on_first_failure", json_false(), &bad);
+    if (g->stop_on_first_failure)
+        put(o, "stop_on_first_failure", json_true(), &bad);
     if (bad) {
         json_decref(o);
         return NULL;

@@ -101,6 +101,8 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     char cwd[4096];
     e->work_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
     e->tag = strdup(opts->tag ? opts->tag : "");
+    if (opts->version >= 2 && opts->default_timeout > 0)
+        e->default_timeout = opts->default_timeout;
     size_t before = diag->n;
 
     rn_config_load(opts->config_file, diag, &e->config);
@@ -291,6 +293,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     summary->steps_total = e->steps_total;
     summary->steps_failed = e->steps_failed;
     summary->seconds = now_mono() - e->t_start;
+    summary->interrupted_by = e->interrupted_by;
     return rc;
 }
 

@@ -30,8 +30,10 @@ struct rn_engine {
     double t_start;
     int steps_total, steps_failed;
     int created;                   /* run log exists in the store */
-    json_t *missing_tasks;
-    json_t *initial_params;        /* root scope before the run starts */         /* command_types without a provider */
+    json_t *missing_tasks;         /* command_types without a provider */
+    json_t *initial_params;        /* root scope before the run starts */
+    double default_timeout;        /* --timeout: attempts without their own */
+    int interrupted_by;            /* signal that stopped the run, or 0 */
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -50,24 +52,80 @@ json_t *rn_param_new(const char *kind, json_t *value_stolen);
 json_t *rn_step_log_new(const char *name, const char *internal_name, const char *step_type);
 json_t *rn_attempt_new(int number, const char *start_time);
 
-/* Where a graph's steps and parameters live in the run log. */
+/* Where a graph's steps and parameters live in the run log.  Parameters
+ * are layered: a branch sees its parent's parameters, but its own layer
+ * (BranchLog.parameters) holds only what was set inside it, so a big
+ * parameter is stored once and never copied into every branch. */
 typedef struct rn_scope {
-    const char *branch_name;       /* NULL for the root graph */
+    char *branch_name;             /* NULL for the root graph (owned) */
     json_t *steps;                 /* borrowed: object of step logs */
-    json_t *params;                /* borrowed: object of parameters */
+    json_t *params;                /* this layer (owned reference) */
+    struct rn_scope *parent;       /* enclosing scope, NULL at the root */
     json_t *branch_log;            /* borrowed: the BranchLog, or NULL */
-    json_t *map_variables;         /* borrowed: iterate_as -> item, or NULL */
+    json_t *map_variables;         /* owned: iterate_as/index_as -> value */
 } rn_scope;
+
+/* A parameter as seen from `scope` (innermost layer first); borrowed. */
+json_t *rn_scope_get(const rn_scope *scope, const char *name);
+/* Every parameter visible from `scope`, inner layers winning; new object
+ * sharing the values. */
+json_t *rn_scope_view(const rn_scope *scope);
 
 int rn_store_put_step(rn_engine *e, const json_t *step);
 int rn_store_put_scope(rn_engine *e, const rn_scope *scope);
 
-/* Execute one leaf node (task, stub, success, fail) in scope; returns 1 for
- * SUCCESS, 0 for FAIL, < 0 for a hard error. */
-int rn_step_execute_leaf(rn_engine *e, rn_node *node, const char *internal_name,
-                         rn_scope *scope);
-/* Record a step that cannot run (composites before their issue lands). */
-int rn_step_record_unsupported(rn_engine *e, rn_node *node, const char *internal_name,
-                               rn_scope *scope, const char *why);
+/* One leaf step (task, stub, success, fail) and its attempts.  The
+ * scheduler owns it; step.c runs the protocol around each attempt. */
+typedef struct rn_leaf {
+    struct rn_frame *frame;        /* graph run that holds the step */
+    rn_node *node;
+    char *internal_name;           /* resolved, owned */
+    rn_scope *scope;               /* borrowed from the frame */
+    json_t *step;                  /* borrowed: the StepLog */
+    int attempt;                   /* number of the attempt in flight */
+    int success;                   /* outcome of the last attempt */
+    double timeout;                /* seconds per attempt, 0: none */
+    /* the attempt in flight (step.c) */
+    json_t *attempt_json, *gets, *puts, *secrets, *view;
+    char *log_path;
+    char log_name[512];
+    int log_temporary, log_ok;
+    rn_provider *task;
+    rn_task_request req;
+    char num[16];
+    char msg[1024];
+    /* the process (sched.c) */
+    void *child;                   /* rn_child while running */
+    int pidfd;
+    double started, deadline, kill_at, wake_at;
+    int stop_signal;               /* why the scheduler ended it, or 0 */
+    int timed_out;
+    struct rn_leaf *next;          /* ready queue / sleepers */
+} rn_leaf;
+
+/* What starting an attempt led to. */
+enum { RN_ATTEMPT_SPAWNED = 1, RN_ATTEMPT_ENDED = 2 };
+
+/* Create or reuse the step log and store it as PROCESSING. */
+int rn_leaf_open(rn_engine *e, rn_leaf *l);
+/* Start the next attempt: RN_ATTEMPT_ENDED when it ended without a process
+ * (stubs, terminals, a failure before the task started), RN_ATTEMPT_SPAWNED
+ * with l->child running, < 0 on a hard error. */
+int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l);
+/* The attempt's process ended (`ex` NULL when none ran): collect, returns,
+ * catalog put, execution log, attempt recorded.  Sets l->success. */
+int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex);
+/* The step is over (no more attempts): final status stored. */
+int rn_leaf_close(rn_engine *e, rn_leaf *l);
+/* Free what an attempt holds (after end, or when abandoned). */
+void rn_leaf_release(rn_leaf *l);
+
+/* A step that ends without running: SKIPPED in a depends_on graph, or a
+ * composite that fails before any branch.  Status and message stored. */
+int rn_step_record(rn_engine *e, rn_node *node, const char *internal_name, rn_scope *scope,
+                   const char *status, const char *message);
+
+/* The scheduler (sched.c): runs the root graph to its end. */
+int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts);
 
 #endif

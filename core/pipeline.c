@@ -1087,6 +1087,7 @@ static int graph_append(ctx *c, rn_graph *g, rn_node *n, size_t *cap)
         g->nodes = a;
         *cap = ncap;
     }
+    n->index = g->n_nodes;
     g->nodes[g->n_nodes++] = n;
     return 0;
 }
@@ -1348,7 +1349,6 @@ static rn_graph *build_graph(ctx *c, const json_t *gj, const char *internal_name
     g->internal_name = xstrdup(c, internal_name);
     g->parent = parent;
     g->pos = pos_of(c, ptr, NULL);
-    g->stop_on_first_failure = 1;
     if (!g->internal_name)
         return g;
 

@@ -25,6 +25,7 @@ struct rn_node {
     char *internal_name;     /* static dotted name (placeholders unresolved) */
     rn_node_type type;
     rn_graph *graph;         /* the graph holding this node */
+    size_t index;            /* position in graph->nodes */
     rn_pos pos;
     json_t *raw;             /* the node mapping as written (aliases expanded) */
 
@@ -81,7 +82,7 @@ struct rn_graph {
     rn_pos pos;              /* the key holding this graph ("dag", branch key) */
     int is_dag;              /* some step uses depends_on: no step has next
                                 or on_failure, start_at is optional */
-    int stop_on_first_failure; /* `stop_on_first_failure`; 1 when absent */
+    int stop_on_first_failure; /* `stop_on_first_failure`; 0 when absent */
     void *name_index;        /* private to pipeline.c: name -> node */
 };
 

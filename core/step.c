@@ -72,44 +72,41 @@ static void exec_log_name(const rn_node *node, const rn_scope *scope, char *out,
 
 /* Where the step's output goes: straight into the catalog when the
  * provider keeps files locally (no copy), else a temporary file. */
-typedef struct exec_log {
-    char name[512];
-    char *path;
-    int temporary;
-} exec_log;
-
-static int exec_log_open(rn_engine *e, const rn_node *node, const rn_scope *scope, exec_log *l)
+static int exec_log_open(rn_engine *e, rn_leaf *l)
 {
-    exec_log_name(node, scope, l->name, sizeof l->name);
+    exec_log_name(l->node, l->scope, l->log_name, sizeof l->log_name);
     const rn_catalog_ops *o = catalog_ops(e);
     void *self = e->svc[RN_SVC_CATALOG]->self;
-    l->path = NULL;
-    l->temporary = 0;
-    if (o->locate && o->locate(self, e->run_id, l->name, &l->path) == 0) {
-        char *slash = strrchr(l->path, '/');
+    l->log_path = NULL;
+    l->log_temporary = 0;
+    if (o->locate && o->locate(self, e->run_id, l->log_name, &l->log_path) == 0) {
+        char *slash = strrchr(l->log_path, '/');
         if (slash) {
             *slash = '\0';
-            rn_mkdir_p(l->path, 0777);
+            rn_mkdir_p(l->log_path, 0777);
             *slash = '/';
         }
     } else {
         const char *tmp = getenv("TMPDIR");
-        size_t n = strlen(tmp ? tmp : "/tmp") + strlen(l->name) + 64;
-        l->path = malloc(n);
-        snprintf(l->path, n, "%s/runnable-%d-%s", tmp ? tmp : "/tmp", (int)getpid(), l->name);
-        l->temporary = 1;
+        size_t n = strlen(tmp ? tmp : "/tmp") + strlen(l->log_name) + 64;
+        l->log_path = malloc(n);
+        if (!l->log_path)
+            return rn_error_set(RN_ENOMEM, "out of memory");
+        snprintf(l->log_path, n, "%s/runnable-%d-%s", tmp ? tmp : "/tmp", (int)getpid(),
+                 l->log_name);
+        l->log_temporary = 1;
     }
-    int fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(l->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return rn_error_set(RN_EIO, "cannot create execution log %s: %s", l->path,
+        return rn_error_set(RN_EIO, "cannot create execution log %s: %s", l->log_path,
                             strerror(errno));
     close(fd);
     return 0;
 }
 
-static void exec_log_append(const exec_log *l, const char *text)
+static void exec_log_append(const rn_leaf *l, const char *text)
 {
-    int fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = open(l->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return;
     ssize_t w = write(fd, text, strlen(text));
@@ -117,15 +114,15 @@ static void exec_log_append(const exec_log *l, const char *text)
     close(fd);
 }
 
-static void exec_log_finish(rn_engine *e, exec_log *l)
+static void exec_log_finish(rn_engine *e, rn_leaf *l)
 {
-    if (l->temporary) {
+    if (l->log_temporary) {
         const rn_catalog_ops *o = catalog_ops(e);
-        o->put_file(e->svc[RN_SVC_CATALOG]->self, e->run_id, l->path, l->name);
-        unlink(l->path);
+        o->put_file(e->svc[RN_SVC_CATALOG]->self, e->run_id, l->log_path, l->log_name);
+        unlink(l->log_path);
     }
-    free(l->path);
-    l->path = NULL;
+    free(l->log_path);
+    l->log_path = NULL;
 }
 
 /* Run the catalog patterns of one stage; a miss fails the step. */
@@ -174,67 +171,6 @@ static int resolve_secrets(rn_engine *e, const rn_node *node, json_t **out, char
     return 0;
 }
 
-/* Run the task's process and collect its result. */
-static int run_task(rn_engine *e, rn_node *node, const char *internal_name, rn_scope *scope,
-                    int attempt, json_t *secrets, const exec_log *log, rn_task_result *res)
-{
-    rn_provider *tp = NULL;
-    int rc = rn_engine_task(e, node->command_type, &tp);
-    if (rc < 0) {
-        snprintf(res->message, sizeof res->message, "%s", rn_error_last());
-        return rc;
-    }
-    const rn_task_ops *to = tp->ops;
-    rn_task_request req = {
-        .version = 1,
-        .run_id = e->run_id,
-        .internal_name = internal_name,
-        .command_type = node->command_type,
-        .command = node->command,
-        .task = node->raw,
-        .returns = node->returns,
-        .parameters = scope->params,
-        .map_variables = scope->map_variables,
-        .secrets = secrets,
-        .attempt = attempt,
-        .work_dir = e->work_dir,
-    };
-    rn_launch *launch = NULL;
-    if ((rc = rn_launch_new(&launch)) < 0)
-        return rc;
-    char num[16];
-    snprintf(num, sizeof num, "%d", attempt);
-    rn_launch_setenv(launch, "RUNNABLE_STEP_ATTEMPT", num);
-    rc = to->prepare(tp->self, &req, launch);
-    if (rc < 0) {
-        snprintf(res->message, sizeof res->message, "cannot prepare the task: %s",
-                 rn_error_last());
-        rn_launch_free(launch);
-        return 0;
-    }
-    rn_child child;
-    rc = rn_spawn(launch, e->work_dir, log->path, &child);
-    rn_launch_free(launch);
-    if (rc < 0) {
-        snprintf(res->message, sizeof res->message, "cannot start the task: %s",
-                 rn_error_last());
-        return 0;
-    }
-    rn_task_exit ex;
-    rc = rn_child_wait(&child, &ex, NULL);
-    if (rc < 0) {
-        snprintf(res->message, sizeof res->message, "lost the task's process: %s",
-                 rn_error_last());
-        rn_child_release(&child, &ex);
-        return 0;
-    }
-    rc = to->collect(tp->self, &req, &ex, res);
-    if (rc < 0 && !res->message[0])
-        snprintf(res->message, sizeof res->message, "%s", rn_error_last());
-    rn_child_release(&child, &ex);
-    return 0;
-}
-
 /* Write returns into the scope; 1 if anything changed. */
 static int merge_returns(rn_scope *scope, json_t *returns, json_t *attempt)
 {
@@ -270,124 +206,230 @@ static void log_metrics(rn_engine *e, const char *internal_name, json_t *metrics
                       json_object_get(v, "value"));
 }
 
-int rn_step_execute_leaf(rn_engine *e, rn_node *node, const char *internal_name,
-                         rn_scope *scope)
-{
-    json_t *step = json_object_get(scope->steps, internal_name);
-    if (!step) {
-        step = rn_step_log_new(node->name, internal_name, rn_node_type_name(node->type));
-        json_object_set_new(scope->steps, internal_name, step);
-    }
-    json_object_set_new(step, "status", json_string("PROCESSING"));
-    int rc = rn_store_put_step(e, step);
-    if (rc < 0)
-        return rc;
 
-    json_t *attempts = json_object_get(step, "attempts");
-    int number = (int)json_array_size(attempts) + 1;
+int rn_leaf_open(rn_engine *e, rn_leaf *l)
+{
+    json_t *step = json_object_get(l->scope->steps, l->internal_name);
+    if (!step) {
+        step = rn_step_log_new(l->node->name, l->internal_name,
+                               rn_node_type_name(l->node->type));
+        if (!step)
+            return rn_error_set(RN_ENOMEM, "out of memory");
+        json_object_set_new(l->scope->steps, l->internal_name, step);
+    }
+    l->step = step;
+    json_object_set_new(step, "status", json_string("PROCESSING"));
+    /* Only a task can be caught in flight; other leaves end at once and
+     * are stored when they do. */
+    if (l->node->type != RN_NODE_TASK)
+        return 0;
+    return rn_store_put_step(e, step);
+}
+
+void rn_leaf_release(rn_leaf *l)
+{
+    json_decref(l->attempt_json);
+    json_decref(l->gets);
+    json_decref(l->puts);
+    json_decref(l->secrets);
+    json_decref(l->view);
+    l->attempt_json = l->gets = l->puts = l->secrets = l->view = NULL;
+    if (l->log_path && l->log_temporary)
+        unlink(l->log_path);
+    free(l->log_path);
+    l->log_path = NULL;
+}
+
+/* A failure before the task's process started ends the attempt at once. */
+static int ended(rn_leaf *l, const char *why)
+{
+    if (why && !l->msg[0])
+        snprintf(l->msg, sizeof l->msg, "%s", why);
+    return RN_ATTEMPT_ENDED;
+}
+
+int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
+{
+    rn_node *node = l->node;
+    json_t *attempts = json_object_get(l->step, "attempts");
+    l->attempt = (int)json_array_size(attempts) + 1;
+    l->success = 0;
+    l->msg[0] = '\0';
+    l->timed_out = 0;
     char t0[40];
     rn_timestamp(t0, sizeof t0);
-    json_t *attempt = rn_attempt_new(number, t0);
+    l->attempt_json = rn_attempt_new(l->attempt, t0);
+    l->gets = json_array();
+    l->puts = json_array();
+    if (!l->attempt_json || !l->gets || !l->puts)
+        return rn_error_set(RN_ENOMEM, "out of memory");
     if (e->code_identity)
-        json_array_append(json_object_get(attempt, "code_identities"), e->code_identity);
+        json_array_append(json_object_get(l->attempt_json, "code_identities"),
+                          e->code_identity);
     if (node->type != RN_NODE_STUB && e->retry_indicator)
-        json_object_set_new(attempt, "retry_indicator", json_string(e->retry_indicator));
-
-    json_t *puts = json_array(), *gets = json_array();
-    int success = 0;
-    int params_changed = 0;
-    char msg[1024] = "";
+        json_object_set_new(l->attempt_json, "retry_indicator",
+                            json_string(e->retry_indicator));
 
     /* Without somewhere to put its output the step cannot run: it fails
      * (and says why) rather than aborting the run. */
-    exec_log log;
-    int log_ok = exec_log_open(e, node, scope, &log) == 0;
-    if (!log_ok) {
-        snprintf(msg, sizeof msg, "%s", rn_error_last());
-        free(log.path);
-    } else if (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB) {
-        int ok = catalog_sync(e, node, "get", 0, gets, msg, sizeof msg) == 0;
-        if (node->type == RN_NODE_TASK) {
-            json_object_set_new(attempt, "input_parameters", json_copy(scope->params));
-            json_t *secrets = NULL;
-            if (ok)
-                ok = resolve_secrets(e, node, &secrets, msg, sizeof msg) == 0;
-            if (ok) {
-                rn_task_result res = {.version = 1};
-                rc = run_task(e, node, internal_name, scope, number, secrets, &log, &res);
-                success = res.success && rc == 0;
-                snprintf(msg, sizeof msg, "%s", res.message);
-                if (success && res.returns)
-                    params_changed = merge_returns(scope, res.returns, attempt);
-                json_decref(res.returns);
-            }
-            json_decref(secrets);
-        } else {
-            success = ok;
-        }
-        char pmsg[1024] = "";
-        if (catalog_sync(e, node, "put", !success, puts, pmsg, sizeof pmsg) < 0 && success) {
-            success = 0;
-            snprintf(msg, sizeof msg, "%s", pmsg);
-        }
-    } else {
-        success = 1; /* success and fail nodes always succeed themselves */
+    l->log_ok = exec_log_open(e, l) == 0;
+    if (!l->log_ok) {
+        /* success and fail nodes end their graph whatever happens */
+        l->success = node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL;
+        return ended(l, rn_error_last());
     }
-    if (!log_ok && (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL))
-        success = 1;
-    if (log_ok) {
-        if (msg[0]) {
-            /* The reason also goes to the execution log, where users look. */
-            exec_log_append(&log, msg);
-            exec_log_append(&log, "\n");
+    if (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL) {
+        l->success = 1;
+        return RN_ATTEMPT_ENDED;
+    }
+    int ok = catalog_sync(e, node, "get", 0, l->gets, l->msg, sizeof l->msg) == 0;
+    if (node->type == RN_NODE_STUB) {
+        l->success = ok;
+        return RN_ATTEMPT_ENDED;
+    }
+
+    /* The task sees every parameter in reach; the attempt records its own
+     * scope's layer (the rest is recorded where it was set). */
+    l->view = rn_scope_view(l->scope);
+    json_object_set_new(l->attempt_json, "input_parameters", json_copy(l->scope->params));
+    if (!ok)
+        return RN_ATTEMPT_ENDED;
+    if (resolve_secrets(e, node, &l->secrets, l->msg, sizeof l->msg) < 0)
+        return RN_ATTEMPT_ENDED;
+    if (rn_engine_task(e, node->command_type, &l->task) < 0)
+        return ended(l, rn_error_last());
+
+    l->req = (rn_task_request){
+        .version = 1,
+        .run_id = e->run_id,
+        .internal_name = l->internal_name,
+        .command_type = node->command_type,
+        .command = node->command,
+        .task = node->raw,
+        .returns = node->returns,
+        .parameters = l->view,
+        .map_variables = l->scope->map_variables,
+        .secrets = l->secrets,
+        .attempt = l->attempt,
+        .work_dir = e->work_dir,
+    };
+    rn_launch *launch = NULL;
+    if (rn_launch_new(&launch) < 0)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    snprintf(l->num, sizeof l->num, "%d", l->attempt);
+    rn_launch_setenv(launch, "RUNNABLE_STEP_ATTEMPT", l->num);
+    const rn_task_ops *to = l->task->ops;
+    if (to->prepare(l->task->self, &l->req, launch) < 0) {
+        snprintf(l->msg, sizeof l->msg, "cannot prepare the task: %s", rn_error_last());
+        rn_launch_free(launch);
+        return RN_ATTEMPT_ENDED;
+    }
+    rn_child *child = calloc(1, sizeof *child);
+    if (!child) {
+        rn_launch_free(launch);
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    int rc = rn_spawn(launch, e->work_dir, l->log_path, child);
+    rn_launch_free(launch);
+    if (rc < 0) {
+        free(child);
+        snprintf(l->msg, sizeof l->msg, "cannot start the task: %s", rn_error_last());
+        return RN_ATTEMPT_ENDED;
+    }
+    l->child = child;
+    return RN_ATTEMPT_SPAWNED;
+}
+
+int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
+{
+    rn_node *node = l->node;
+    int params_changed = 0, rc = 0;
+    if (ex) {
+        rn_task_result res = {.version = 1};
+        const rn_task_ops *to = l->task->ops;
+        int crc = to->collect(l->task->self, &l->req, ex, &res);
+        l->success = res.success && crc == 0;
+        snprintf(l->msg, sizeof l->msg, "%s",
+                 res.message[0] || crc == 0 ? res.message : rn_error_last());
+        if (l->timed_out) {
+            l->success = 0;
+            snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
+        } else if (l->stop_signal) {
+            l->success = 0;
+            const char *abbrev = sigabbrev_np(l->stop_signal);
+            snprintf(l->msg, sizeof l->msg, "interrupted by SIG%s", abbrev ? abbrev : "?");
         }
-        exec_log_finish(e, &log);
+        if (l->success && res.returns)
+            params_changed = merge_returns(l->scope, res.returns, l->attempt_json);
+        json_decref(res.returns);
+    }
+    if (l->log_ok && (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB)) {
+        char pmsg[1024] = "";
+        if (catalog_sync(e, node, "put", !l->success, l->puts, pmsg, sizeof pmsg) < 0 &&
+            l->success) {
+            l->success = 0;
+            snprintf(l->msg, sizeof l->msg, "%s", pmsg);
+        }
+    }
+    if (l->log_ok) {
+        if (l->msg[0]) {
+            /* The reason also goes to the execution log, where users look. */
+            exec_log_append(l, l->msg);
+            exec_log_append(l, "\n");
+        }
+        exec_log_finish(e, l);
     }
 
     char t1[40];
     rn_timestamp(t1, sizeof t1);
-    json_object_set_new(attempt, "end_time", json_string(t1));
-    json_object_set_new(attempt, "status", json_string(success ? "SUCCESS" : "FAIL"));
-    json_object_set_new(attempt, "message", json_string(msg));
-    log_metrics(e, internal_name, json_object_get(attempt, "user_defined_metrics"));
-    json_array_append_new(attempts, attempt);
-    json_t *dc = json_object_get(step, "data_catalog");
-    json_array_extend(dc, puts);
-    json_array_extend(dc, gets);
-    json_decref(puts);
-    json_decref(gets);
-    json_object_set_new(step, "status", json_string(success ? "SUCCESS" : "FAIL"));
-    e->steps_total++;
-    if (!success)
-        e->steps_failed++;
-
-    if (params_changed && (rc = rn_store_put_scope(e, scope)) < 0)
-        return rc;
-    if ((rc = rn_store_put_step(e, step)) < 0)
-        return rc;
-
-    if (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL) {
-        const char *st = node->type == RN_NODE_SUCCESS ? "SUCCESS" : "FAIL";
-        json_t *owner = scope->branch_log ? scope->branch_log : e->runlog;
-        json_object_set_new(owner, "status", json_string(st));
-        if ((rc = rn_store_put_scope(e, scope)) < 0)
-            return rc;
-    }
-    return success;
+    json_t *a = l->attempt_json;
+    json_object_set_new(a, "end_time", json_string(t1));
+    json_object_set_new(a, "status", json_string(l->success ? "SUCCESS" : "FAIL"));
+    json_object_set_new(a, "message", json_string(l->msg));
+    log_metrics(e, l->internal_name, json_object_get(a, "user_defined_metrics"));
+    json_array_append(json_object_get(l->step, "attempts"), a);
+    json_t *dc = json_object_get(l->step, "data_catalog");
+    json_array_extend(dc, l->puts);
+    json_array_extend(dc, l->gets);
+    rn_leaf_release(l);
+    if (params_changed)
+        rc = rn_store_put_scope(e, l->scope);
+    return rc;
 }
 
-int rn_step_record_unsupported(rn_engine *e, rn_node *node, const char *internal_name,
-                               rn_scope *scope, const char *why)
+int rn_leaf_close(rn_engine *e, rn_leaf *l)
+{
+    int rc;
+    json_object_set_new(l->step, "status", json_string(l->success ? "SUCCESS" : "FAIL"));
+    e->steps_total++;
+    if (!l->success)
+        e->steps_failed++;
+    if ((rc = rn_store_put_step(e, l->step)) < 0)
+        return rc;
+    if (l->node->type == RN_NODE_SUCCESS || l->node->type == RN_NODE_FAIL) {
+        const char *st = l->node->type == RN_NODE_SUCCESS ? "SUCCESS" : "FAIL";
+        json_t *owner = l->scope->branch_log ? l->scope->branch_log : e->runlog;
+        json_object_set_new(owner, "status", json_string(st));
+        if ((rc = rn_store_put_scope(e, l->scope)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int rn_step_record(rn_engine *e, rn_node *node, const char *internal_name, rn_scope *scope,
+                   const char *status, const char *message)
 {
     json_t *step = json_object_get(scope->steps, internal_name);
     if (!step) {
         step = rn_step_log_new(node->name, internal_name, rn_node_type_name(node->type));
+        if (!step)
+            return rn_error_set(RN_ENOMEM, "out of memory");
         json_object_set_new(scope->steps, internal_name, step);
     }
-    json_object_set_new(step, "status", json_string("FAIL"));
-    json_object_set_new(step, "message", json_string(why));
+    json_object_set_new(step, "status", json_string(status));
+    json_object_set_new(step, "message", json_string(message ? message : ""));
     e->steps_total++;
-    e->steps_failed++;
-    int rc = rn_store_put_step(e, step);
-    return rc < 0 ? rc : 0;
+    if (strcmp(status, "FAIL") == 0)
+        e->steps_failed++;
+    return rn_store_put_step(e, step);
 }

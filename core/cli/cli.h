@@ -10,6 +10,7 @@ enum { RN_EXIT_OK = 0, RN_EXIT_FAILED = 1, RN_EXIT_USAGE = 2 };
 int rn_cmd_execute(int argc, char **argv);
 int rn_cmd_validate(int argc, char **argv);
 int rn_cmd_plugins(int argc, char **argv);
+int rn_cmd_visualize(int argc, char **argv);
 
 /* "runnable: error: FILE:LINE:COL: message" for every diagnostic. */
 void rn_cli_print_diag(const rn_diag *d);

@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -20,8 +22,26 @@ static const char help[] =
     "      --run-id ID            run id (else RUNNABLE_RUN_ID, else generated)\n"
     "      --tag TEXT             tag stored on the run\n"
     "      --log-level LEVEL      DEBUG, INFO, WARNING (default), ERROR, CRITICAL\n"
+    "      --timeout SECONDS      stop any task attempt that runs longer (tasks may set\n"
+    "                             their own `timeout`)\n"
     "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
     "  -q, --quiet                print nothing but errors\n";
+
+/* Ctrl-C or SIGTERM: the run stops its tasks and records why; a second
+ * one kills them at once (rn_interrupt). */
+static void on_stop_signal(int signo)
+{
+    rn_interrupt(signo);
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_stop_signal};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
 int rn_cmd_execute(int argc, char **argv)
 {
@@ -35,11 +55,12 @@ int rn_cmd_execute(int argc, char **argv)
         {"tag", required_argument, NULL, 't'},
         {"log-level", required_argument, NULL, 'l'},
         {"plugin-path", required_argument, NULL, 'P'},
+        {"timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rn_run_options o = {.version = 1};
+    rn_run_options o = {.version = 2};
     int quiet = 0;
     int c;
     opterr = 0;
@@ -56,6 +77,14 @@ int rn_cmd_execute(int argc, char **argv)
                 return rn_cli_usage_error("execute", "invalid --log-level '%s'", optarg);
             break;
         case 'P': rn_loader_set_extra_path(optarg); break;
+        case 'T': {
+            char *end = NULL;
+            o.default_timeout = strtod(optarg, &end);
+            if (!end || *end || end == optarg || !(o.default_timeout > 0))
+                return rn_cli_usage_error("execute", "--timeout needs a number of seconds "
+                                          "above 0, not '%s'", optarg);
+            break;
+        }
         case 'q': quiet = 1; break;
         case 'h': fputs(help, stdout); return RN_EXIT_OK;
         case ':': return rn_cli_usage_error("execute", "option '%s' needs a value", argv[optind - 1]);
@@ -97,6 +126,7 @@ int rn_cmd_execute(int argc, char **argv)
         return RN_EXIT_FAILED;
     }
     rn_run_summary s;
+    catch_stop_signals();
     rc = rn_engine_execute(e, &s);
     int created = e->created;
     rn_engine_free(e);
@@ -113,6 +143,13 @@ int rn_cmd_execute(int argc, char **argv)
     if (!quiet)
         printf("run %s: %s  (%d steps, %d failed, %.3f s)\n", s.run_id, s.status,
                s.steps_total, s.steps_failed, s.seconds);
+    if (s.interrupted_by) {
+        /* As a shell reports a process stopped by that signal. */
+        fprintf(stderr, "runnable: run %s interrupted by %s\n", s.run_id,
+                s.interrupted_by == SIGINT ? "SIGINT" : s.interrupted_by == SIGTERM
+                ? "SIGTERM" : "a signal");
+        return 128 + s.interrupted_by;
+    }
     if (rc < 0 || strcmp(s.status, "SUCCESS") != 0) {
         fprintf(stderr, "runnable: Execution failed for run id: %s\n", s.run_id);
         return RN_EXIT_FAILED;

@@ -16,6 +16,7 @@ static const char usage[] =
     "commands:\n"
     "  execute PIPELINE.yaml [RUN_ID]   run a pipeline (-c CONFIG, -p PARAMS, --tag T)\n"
     "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
+    "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
     "  plugins                          list installed providers\n"
     "\n"
     "Run 'runnable COMMAND --help' for a command's options.\n";
@@ -77,6 +78,8 @@ int main(int argc, char **argv)
         return rn_cmd_execute(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return rn_cmd_validate(argc - 1, argv + 1);
+    if (strcmp(cmd, "visualize") == 0)
+        return rn_cmd_visualize(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return rn_cmd_plugins(argc - 1, argv + 1);
     fprintf(stderr, "runnable: unknown command '%s'\n\n%s", cmd, usage);

@@ -330,7 +330,7 @@ static void test_extensions_only_when_written(void **state)
 {
     (void)state;
     rn_pipeline *p = load_ok("dag:\n"
-                             "  stop_on_first_failure: false\n"
+                             "  stop_on_first_failure: true\n"
                              "  steps:\n"
                              "    a: {type: stub, depends_on: [], timeout: 5}\n"
                              "    b:\n"

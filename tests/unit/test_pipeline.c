@@ -446,10 +446,10 @@ static void test_dag_mode(void **state)
     assert_int_equal(c->skip_on_error, 1);
     rn_pipeline_free(p);
 
-    /* A chained graph keeps its default and is not a DAG. */
+    /* A chained graph keeps its default (false) and is not a DAG. */
     p = load_ok("dag:\n  start_at: a\n  steps:\n    a: {type: stub, next: success}\n");
     assert_int_equal(p->dag->is_dag, 0);
-    assert_int_equal(p->dag->stop_on_first_failure, 1);
+    assert_int_equal(p->dag->stop_on_first_failure, 0);
     rn_pipeline_free(p);
 }
 

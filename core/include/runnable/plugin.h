@@ -287,9 +287,12 @@ int rn_launch_want_result(rn_launch *l, int fd);
 typedef struct rn_engine rn_engine;
 
 typedef struct rn_traverse_opts {
-    unsigned version;      /* 1 */
+    unsigned version;      /* 1, or 2 with the fields below */
     int enable_parallel;   /* run independent work concurrently */
     int max_parallel;      /* at most this many tasks at once (0: CPUs) */
+    /* version 2 */
+    double kill_grace;     /* seconds between SIGTERM and SIGKILL when a
+                              task is stopped (0: 5 seconds) */
 } rn_traverse_opts;
 
 typedef struct rn_executor_ops {

@@ -22,6 +22,9 @@ typedef struct rn_run_options {
     const char *parameters_file;  /* -p; RUNNABLE_PARAMETERS_FILE wins */
     const char *run_id;           /* explicit id; else RUNNABLE_RUN_ID; else generated */
     const char *tag;
+    /* version 2 */
+    double default_timeout;       /* seconds for task attempts without their
+                                     own `timeout` (0: none) */
 } rn_run_options;
 
 /* Outcome of a run. */
@@ -31,12 +34,19 @@ typedef struct rn_run_summary {
     int steps_total;              /* steps recorded (all levels) */
     int steps_failed;
     double seconds;               /* wall time of the run */
+    int interrupted_by;           /* signal that stopped the run, or 0 */
 } rn_run_summary;
 
 /* Run a pipeline to its end.  0 with summary filled when the run reached an
  * end (check summary->status); RN_EINVAL for bad input (nothing written);
  * other negative codes for hard errors.  rn_error_last() explains. */
 int rn_run_pipeline(const rn_run_options *opts, rn_run_summary *summary);
+
+/* Ask the run in progress to stop: its tasks get SIGTERM (SIGKILL after a
+ * grace period, or at once on the second call) and the run is recorded as
+ * FAIL, interrupted by `signo`.  Async-signal-safe: call it from a SIGINT
+ * or SIGTERM handler. */
+void rn_interrupt(int signo);
 
 #ifdef __cplusplus
 }

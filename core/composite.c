@@ -1,0 +1,438 @@
+/*
+ * Composite steps (spec/services.md §4.4, with DESIGN §2's fixes):
+ * fan-out into branch graphs, each in its own scope layer over the
+ * enclosing one, then fan-in: the step succeeds when every branch that had
+ * to run succeeded, and only then are the branches' parameters merged back
+ * (parallel in branch order, map through its reducer, conditional the
+ * branch that ran, loop the last iteration).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "py_str.h"
+#include "reduce.h"
+#include "sched.h"
+
+void rn_comp_free(rn_comp *c)
+{
+    if (!c)
+        return;
+    if (c->names)
+        for (size_t i = 0; i < c->n; i++)
+            free(c->names[i]);
+    free(c->names);
+    free(c->graphs);
+    free(c->internal_name);
+    json_decref(c->items);
+    json_decref(c->carry);
+    free(c);
+}
+
+static json_t *param_value(const json_t *p)
+{
+    return json_object_get(p, "value");
+}
+
+static const char *json_kind_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "text";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    if (s)
+        snprintf(s, n, "%s.%s", a, b);
+    return s;
+}
+
+static int alloc_branches(rn_comp *c, size_t n)
+{
+    c->n = n;
+    c->names = calloc(n ? n : 1, sizeof *c->names);
+    c->graphs = calloc(n ? n : 1, sizeof *c->graphs);
+    if (!c->names || !c->graphs)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int setup_parallel(rn_comp *c)
+{
+    rn_node *node = c->node;
+    if (alloc_branches(c, node->n_branches) < 0)
+        return RN_ENOMEM;
+    for (size_t i = 0; i < node->n_branches; i++) {
+        c->graphs[i] = node->branches[i];
+        if (!(c->names[i] = join(c->internal_name, node->branch_keys[i])))
+            return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int setup_map(rn_comp *c)
+{
+    rn_node *node = c->node;
+    json_t *p = rn_scope_get(&c->frame->scope, node->iterate_on);
+    if (!p) {
+        snprintf(c->msg, sizeof c->msg, "map '%s': parameter '%s' (iterate_on) is not set; "
+                 "produce it in an earlier step or pass it with -p", c->internal_name,
+                 node->iterate_on);
+        return 0;
+    }
+    json_t *items = param_value(p);
+    if (!json_is_array(items)) {
+        snprintf(c->msg, sizeof c->msg, "map '%s': parameter '%s' (iterate_on) must be a list "
+                 "to iterate on, not %s", c->internal_name, node->iterate_on,
+                 json_kind_name(items));
+        return 0;
+    }
+    size_t n = json_array_size(items);
+    if (alloc_branches(c, n) < 0)
+        return RN_ENOMEM;
+    c->items = json_incref(items);
+    /* Items name their branches: a '.' would split the name, and two
+     * equal names would share one branch log. */
+    json_t *seen = json_object();
+    if (!seen)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        c->graphs[i] = node->branch;
+        char *label = rn_py_str(json_array_get(items, i));
+        if (!label) {
+            json_decref(seen);
+            return rn_error_set(RN_ENOMEM, "out of memory");
+        }
+        if (strchr(label, '.')) {
+            snprintf(c->msg, sizeof c->msg, "map '%s': item %s of '%s' contains '.', which "
+                     "cannot be part of a branch name; use items without '.' (an index, for "
+                     "instance)", c->internal_name, label, node->iterate_on);
+        } else if (json_object_get(seen, label)) {
+            snprintf(c->msg, sizeof c->msg, "map '%s': item %s appears twice in '%s'; each "
+                     "item names its own branch, so items must be distinct", c->internal_name,
+                     label, node->iterate_on);
+        } else {
+            json_object_set_new(seen, label, json_true());
+            c->names[i] = join(c->internal_name, label);
+        }
+        free(label);
+        if (c->msg[0])
+            break;
+        if (!c->names[i]) {
+            json_decref(seen);
+            return rn_error_set(RN_ENOMEM, "out of memory");
+        }
+    }
+    json_decref(seen);
+    return 0;
+}
+
+static int setup_conditional(rn_comp *c)
+{
+    rn_node *node = c->node;
+    json_t *p = rn_scope_get(&c->frame->scope, node->parameter);
+    if (!p) {
+        snprintf(c->msg, sizeof c->msg, "conditional '%s': parameter '%s' is not set; "
+                 "produce it in an earlier step or pass it with -p", c->internal_name,
+                 node->parameter);
+        return 0;
+    }
+    json_t *v = param_value(p);
+    if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
+        snprintf(c->msg, sizeof c->msg, "conditional '%s': parameter '%s' must be text, a "
+                 "number or a boolean to choose a branch, not %s", c->internal_name,
+                 node->parameter, json_kind_name(v));
+        return 0;
+    }
+    char *value = rn_py_str(v);
+    if (!value)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    rn_graph *chosen = NULL;
+    const char *key = NULL;
+    for (size_t i = 0; i < node->n_branches && !chosen; i++)
+        if (strcmp(node->branch_keys[i], value) == 0) {
+            chosen = node->branches[i];
+            key = node->branch_keys[i];
+        }
+    if (!chosen && node->default_graph) {
+        chosen = node->default_graph;
+        key = "default";
+    }
+    if (!chosen) {
+        snprintf(c->msg, sizeof c->msg, "conditional '%s': no branch matches %s = '%s' and "
+                 "there is no default branch; add a branch '%s' or a 'default'",
+                 c->internal_name, node->parameter, value, value);
+        free(value);
+        return 0;
+    }
+    free(value);
+    if (alloc_branches(c, 1) < 0)
+        return RN_ENOMEM;
+    c->graphs[0] = chosen;
+    if (!(c->names[0] = join(c->internal_name, key)))
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    return 0;
+}
+
+static void finish(rn_comp *c);
+
+static void start_branch(rn_comp *c, size_t i)
+{
+    rn_sched *s = c->s;
+    rn_node *node = c->node;
+    char idx[32];
+    const char *name = c->names ? c->names[i] : NULL;
+    char *loop_name = NULL;
+    if (!name) {
+        snprintf(idx, sizeof idx, "%zu", i);
+        name = loop_name = join(c->internal_name, idx);
+    }
+    rn_graph *g = c->graphs ? c->graphs[i] : node->branch;
+    rn_frame *bf = name ? rn_frame_new(s, g, c) : NULL;
+    /* A loop iteration starts from the previous one's values. */
+    json_t *layer = c->carry ? json_copy(c->carry) : json_object();
+    json_t *mv = c->frame->scope.map_variables ? json_copy(c->frame->scope.map_variables)
+                                               : json_object();
+    json_t *blog = json_pack("{s:s, s:s, s:{}, s:O}", "internal_name", name ? name : "",
+                             "status", "PROCESSING", "steps", "parameters", layer);
+    if (!bf || !layer || !mv || !blog || !(bf->scope.branch_name = strdup(name))) {
+        json_decref(layer);
+        json_decref(mv);
+        json_decref(blog);
+        rn_frame_free(bf);
+        free(loop_name);
+        c->failed++;
+        rn_sched_fail(s, rn_error_set(RN_ENOMEM, "out of memory"));
+        return;
+    }
+    if (node->type == RN_NODE_MAP)
+        json_object_set(mv, node->iterate_as, json_array_get(c->items, i));
+    else if (node->type == RN_NODE_LOOP && node->index_as)
+        json_object_set_new(mv, node->index_as, json_integer((json_int_t)i));
+    json_object_set_new(json_object_get(c->step, "branches"), name, blog);
+    bf->scope.steps = json_object_get(blog, "steps");
+    bf->scope.params = layer;
+    bf->scope.parent = &c->frame->scope;
+    bf->scope.branch_log = blog;
+    bf->scope.map_variables = mv;
+    free(loop_name);
+    c->active++;
+    int rc = rn_store_put_scope(s->e, &bf->scope);
+    if (rc < 0)
+        rn_sched_fail(s, rc);
+    rn_frame_start(bf);
+}
+
+/* Start branches while the limit allows; fan in when none is left. */
+static void pump(rn_comp *c)
+{
+    rn_sched *s = c->s;
+    while (c->next < c->n && c->active < c->limit && !c->loop_done && !c->msg[0] &&
+           !rn_sched_halting(s) && !rn_frame_stopping(c->frame))
+        start_branch(c, c->next++);
+    if (c->active == 0)
+        finish(c);
+}
+
+void rn_comp_branch_done(rn_comp *c, rn_frame *bf)
+{
+    rn_node *node = c->node;
+    c->active--;
+    if (bf->success)
+        c->ok++;
+    else
+        c->failed++;
+    if (node->type == RN_NODE_LOOP) {
+        if (bf->success) {
+            json_decref(c->carry);
+            c->carry = json_incref(bf->scope.params);
+            json_t *b = node->break_on ? rn_scope_get(&bf->scope, node->break_on) : NULL;
+            if ((b && json_is_true(param_value(b))) || c->next >= c->n)
+                c->loop_done = 1;
+        } else {
+            c->loop_done = 1;
+        }
+    }
+    rn_frame_free(bf);
+    pump(c);
+}
+
+/* Names returned by tasks anywhere inside a graph, first appearance first. */
+static void returned_names(const rn_graph *g, json_t *out)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const rn_node *n = g->nodes[i];
+        size_t k;
+        json_t *r;
+        if (n->type == RN_NODE_TASK)
+            json_array_foreach(n->returns, k, r) {
+                const char *name = json_string_value(json_object_get(r, "name"));
+                if (name && !json_object_get(out, name))
+                    json_object_set_new(out, name, json_true());
+            }
+        for (size_t b = 0; b < n->n_branches; b++)
+            returned_names(n->branches[b], out);
+        returned_names(n->branch, out);
+        returned_names(n->default_graph, out);
+    }
+}
+
+/* Fan-in of a successful composite; 1 if the enclosing scope changed. */
+static int merge(rn_comp *c)
+{
+    rn_node *node = c->node;
+    json_t *into = c->frame->scope.params;
+    json_t *branches = json_object_get(c->step, "branches");
+    int changed = 0;
+    if (node->type == RN_NODE_LOOP) {
+        changed = c->carry && json_object_size(c->carry) > 0;
+        if (changed)
+            json_object_update(into, c->carry);
+        return changed;
+    }
+    if (node->type != RN_NODE_MAP) {
+        for (size_t i = 0; i < c->next; i++) {
+            json_t *layer = json_object_get(json_object_get(branches, c->names[i]),
+                                            "parameters");
+            if (json_object_size(layer)) {
+                json_object_update(into, layer);
+                changed = 1;
+            }
+        }
+        return changed;
+    }
+    json_t *names = json_object();
+    returned_names(node->branch, names);
+    const char *name;
+    json_t *unused;
+    json_object_foreach(names, name, unused) {
+        json_t *values = json_array();
+        for (size_t i = 0; i < c->n; i++) {
+            json_t *layer = json_object_get(json_object_get(branches, c->names[i]),
+                                            "parameters");
+            json_t *p = json_object_get(layer, name);
+            if (p)
+                json_array_append(values, param_value(p));
+        }
+        json_t *result = NULL;
+        if (rn_reduce(node->reducer, values, &result) < 0) {
+            snprintf(c->msg, sizeof c->msg, "map '%s': reducing '%s' failed: %s",
+                     c->internal_name, name, rn_error_last());
+            json_decref(values);
+            break;
+        }
+        json_decref(values);
+        json_t *old = rn_scope_get(&c->frame->scope, name);
+        const char *kind = old ? json_string_value(json_object_get(old, "kind")) : NULL;
+        json_object_set_new(into, name, rn_param_new(kind ? kind : "json", result));
+        changed = 1;
+    }
+    json_decref(names);
+    return changed;
+}
+
+static void finish(rn_comp *c)
+{
+    rn_sched *s = c->s;
+    rn_engine *e = s->e;
+    int complete = c->loop_done || c->next >= c->n;
+    int success = !c->msg[0] && c->failed == 0 && complete && !rn_sched_halting(s);
+    if (!c->msg[0] && rn_sched_halting(s)) {
+        if (s->interrupted) {
+            const char *abbrev = sigabbrev_np(s->interrupted);
+            snprintf(c->msg, sizeof c->msg, "interrupted by SIG%s", abbrev ? abbrev : "?");
+        } else {
+            snprintf(c->msg, sizeof c->msg, "stopped: %.900s", s->hard_msg);
+        }
+    } else if (!c->msg[0] && !complete) {
+        snprintf(c->msg, sizeof c->msg, "stopped after a failure (stop_on_first_failure): "
+                 "%zu of %zu branches did not run", c->n - c->next, c->n);
+    }
+    if (success && merge(c)) {
+        int rc = rn_store_put_scope(e, &c->frame->scope);
+        if (rc < 0)
+            rn_sched_fail(s, rc);
+    }
+    if (c->msg[0])
+        success = 0;
+    c->success = success;
+    json_object_set_new(c->step, "status", json_string(success ? "SUCCESS" : "FAIL"));
+    json_object_set_new(c->step, "message", json_string(c->msg));
+    e->steps_total++;
+    if (!success) {
+        e->steps_failed++;
+        char what[300];
+        snprintf(what, sizeof what, "step '%s'", c->internal_name);
+        if (c->msg[0])
+            rn_frame_note_failure(c->frame, what);
+    }
+    int rc = rn_store_put_step(e, c->step);
+    if (rc < 0)
+        rn_sched_fail(s, rc);
+    rn_sched_post(s, RN_EV_COMP, c);
+}
+
+void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
+{
+    rn_comp *c = calloc(1, sizeof *c);
+    char *name = c ? rn_frame_step_name(f, node) : NULL;
+    if (!name) {
+        free(c);
+        rn_sched_fail(s, rn_error_set(RN_ENOMEM, "out of memory"));
+        rn_frame_step_done(f, node, 0);
+        return;
+    }
+    c->s = s;
+    c->frame = f;
+    c->node = node;
+    c->internal_name = name;
+    json_t *step = json_object_get(f->scope.steps, name);
+    if (!step) {
+        step = rn_step_log_new(node->name, name, rn_node_type_name(node->type));
+        json_object_set_new(f->scope.steps, name, step);
+    }
+    c->step = step;
+    json_object_set_new(step, "status", json_string("PROCESSING"));
+    int rc = rn_store_put_step(s->e, step);
+    if (rc < 0)
+        rn_sched_fail(s, rc);
+
+    switch (node->type) {
+    case RN_NODE_PARALLEL: rc = setup_parallel(c); break;
+    case RN_NODE_MAP: rc = setup_map(c); break;
+    case RN_NODE_CONDITIONAL: rc = setup_conditional(c); break;
+    case RN_NODE_LOOP:
+        c->n = node->max_iterations > 0 ? (size_t)node->max_iterations : 1;
+        rc = 0;
+        break;
+    default:
+        snprintf(c->msg, sizeof c->msg, "%s steps cannot run here",
+                 rn_node_type_name(node->type));
+        rc = 0;
+    }
+    if (rc < 0) {
+        rn_sched_fail(s, rc);
+        if (!c->msg[0])
+            snprintf(c->msg, sizeof c->msg, "%s", rn_error_last());
+    }
+    /* Branches run side by side only when asked; a loop's iterations and
+     * a conditional's single branch never do. */
+    c->limit = 1;
+    if (s->parallel && (node->type == RN_NODE_PARALLEL || node->type == RN_NODE_MAP))
+        c->limit = s->slots;
+    pump(c);
+}

@@ -1,0 +1,13 @@
+/* Python's str() of a JSON value, as runnable prints map items into branch
+ * names and compares conditional values with branch keys. */
+#ifndef RN_PY_STR_H
+#define RN_PY_STR_H
+
+#include <jansson.h>
+
+/* str(json.loads(text of v)): strings raw, True/False/None, floats in
+ * repr form, lists and dicts as Python's repr.  malloc'd; NULL when out
+ * of memory. */
+char *rn_py_str(const json_t *v);
+
+#endif

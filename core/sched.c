@@ -1,0 +1,583 @@
+/*
+ * The scheduler's event loop: a ready queue of tasks bounded by
+ * max_parallel, task processes awaited through pidfds (or a SIGCHLD
+ * self-pipe where pidfds are missing) in one poll() together with the
+ * interrupt pipe, and timers (attempt timeouts, kill grace periods, retry
+ * delays) turned into poll's timeout.  No threads, no busy waiting.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "sched.h"
+#include "spawn.h"
+
+/* Interrupts arrive from signal handlers: a flag read by the loop and a
+ * byte written to a pipe the loop polls, so poll() wakes at once. */
+static volatile sig_atomic_t pending_signal, signal_count;
+static int wake_pipe[2] = {-1, -1};
+
+void rn_interrupt(int signo)
+{
+    int saved = errno;
+    pending_signal = signo;
+    signal_count++;
+    if (wake_pipe[1] >= 0) {
+        char b = 1;
+        ssize_t w = write(wake_pipe[1], &b, 1);
+        (void)w;
+    }
+    errno = saved;
+}
+
+/* Where pidfds are missing (old kernels, some sandboxes) SIGCHLD wakes the
+ * loop instead. */
+static void on_sigchld(int signo)
+{
+    (void)signo;
+    int saved = errno;
+    if (wake_pipe[1] >= 0) {
+        char b = 0;
+        ssize_t w = write(wake_pipe[1], &b, 1);
+        (void)w;
+    }
+    errno = saved;
+}
+
+double rn_sched_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void rn_sched_post(rn_sched *s, rn_ev_kind kind, void *what)
+{
+    rn_ev *ev = malloc(sizeof *ev);
+    if (!ev) {
+        /* Losing a completion would hang the run: stop it instead. */
+        rn_sched_fail(s, rn_error_set(RN_ENOMEM, "out of memory"));
+        return;
+    }
+    ev->kind = kind;
+    ev->what = what;
+    ev->next = NULL;
+    if (s->ev_tail)
+        s->ev_tail->next = ev;
+    else
+        s->ev_head = ev;
+    s->ev_tail = ev;
+}
+
+static void stop_children(rn_sched *s, int sig, int grace);
+
+void rn_sched_fail(rn_sched *s, int rc)
+{
+    if (s->hard_rc)
+        return;
+    s->hard_rc = rc < 0 ? rc : RN_EIO;
+    snprintf(s->hard_msg, sizeof s->hard_msg, "%s", rn_error_last());
+    stop_children(s, SIGTERM, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Leaves                                                              */
+/* ------------------------------------------------------------------ */
+
+static void leaf_free(rn_leaf *l)
+{
+    rn_leaf_release(l);
+    free(l->internal_name);
+    free(l);
+}
+
+/* The step is over: store it and tell its graph. */
+static void leaf_done(rn_sched *s, rn_leaf *l)
+{
+    int rc = rn_leaf_close(s->e, l);
+    if (rc < 0)
+        rn_sched_fail(s, rc);
+    rn_sched_post(s, RN_EV_LEAF, l);
+}
+
+static void ready_push(rn_sched *s, rn_leaf *l)
+{
+    l->next = NULL;
+    if (s->ready_tail)
+        s->ready_tail->next = l;
+    else
+        s->ready_head = l;
+    s->ready_tail = l;
+}
+
+/* An attempt ended (`ex` NULL when no process ran): record it, then retry
+ * or close the step. */
+static void attempt_over(rn_sched *s, rn_leaf *l, rn_task_exit *ex)
+{
+    rn_engine *e = s->e;
+    int rc = rn_leaf_attempt_end(e, l, ex);
+    if (l->child) {
+        rn_child_release(l->child, ex);
+        free(l->child);
+        l->child = NULL;
+    }
+    if (rc < 0) {
+        rn_sched_fail(s, rc);
+        leaf_done(s, l);
+        return;
+    }
+    if (!l->success && l->node->type == RN_NODE_TASK && l->attempt < l->node->max_attempts &&
+        !rn_sched_halting(s)) {
+        /* The failed attempt is on disk before the next one starts. */
+        if ((rc = rn_store_put_step(e, l->step)) < 0) {
+            rn_sched_fail(s, rc);
+            leaf_done(s, l);
+            return;
+        }
+        rn_backoff b;
+        double delay = 0;
+        if (rn_backoff_parse(l->node->retry, &b) == 0) {
+            unsigned r = 0;
+            if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+                r = (unsigned)rand();
+            delay = rn_backoff_delay(&b, l->attempt, (double)r / 4294967296.0);
+        }
+        if (delay <= 0) {
+            ready_push(s, l);
+        } else {
+            l->wake_at = rn_sched_now() + delay;
+            l->next = s->sleepers;
+            s->sleepers = l;
+        }
+        return;
+    }
+    leaf_done(s, l);
+}
+
+static int running_add(rn_sched *s, rn_leaf *l)
+{
+    if (s->n_running == s->cap_running) {
+        size_t cap = s->cap_running ? s->cap_running * 2 : 16;
+        rn_leaf **r = realloc(s->running, cap * sizeof *r);
+        if (!r)
+            return rn_error_set(RN_ENOMEM, "out of memory");
+        s->running = r;
+        s->cap_running = cap;
+    }
+    s->running[s->n_running++] = l;
+    return 0;
+}
+
+/* Start the next attempt of a leaf. */
+static void attempt_begin(rn_sched *s, rn_leaf *l)
+{
+    rn_engine *e = s->e;
+    int rc;
+    if (l->attempt == 0 && (rc = rn_leaf_open(e, l)) < 0) {
+        rn_sched_fail(s, rc);
+        rn_sched_post(s, RN_EV_LEAF, l);
+        return;
+    }
+    rc = rn_leaf_attempt_start(e, l);
+    if (rc < 0) {
+        rn_sched_fail(s, rc);
+        attempt_over(s, l, NULL);
+        return;
+    }
+    if (rc == RN_ATTEMPT_ENDED) {
+        attempt_over(s, l, NULL);
+        return;
+    }
+    rn_child *c = l->child;
+    l->pidfd = -1;
+    if (s->use_pidfd) {
+        l->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+        if (l->pidfd >= 0)
+            fcntl(l->pidfd, F_SETFD, FD_CLOEXEC);
+    }
+    l->started = rn_sched_now();
+    l->timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout;
+    l->deadline = l->timeout > 0 ? l->started + l->timeout : 0;
+    l->kill_at = 0;
+    l->stop_signal = 0;
+    if ((rc = running_add(s, l)) < 0) {
+        rn_child_kill(c, SIGKILL);
+        rn_sched_fail(s, rc);
+    }
+    if (rn_sched_halting(s)) {
+        /* A signal came while it started: it stops with the others. */
+        l->stop_signal = s->interrupted ? s->interrupted : SIGTERM;
+        rn_child_kill(c, SIGTERM);
+        l->kill_at = l->started + s->kill_grace;
+    }
+}
+
+void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
+{
+    rn_leaf *l = calloc(1, sizeof *l);
+    char *name = l ? rn_frame_step_name(f, node) : NULL;
+    if (!name) {
+        free(l);
+        rn_sched_fail(s, rn_error_set(RN_ENOMEM, "out of memory"));
+        /* The graph still hears that the step is over. */
+        rn_frame_step_done(f, node, 0);
+        return;
+    }
+    l->frame = f;
+    l->node = node;
+    l->internal_name = name;
+    l->scope = &f->scope;
+    l->pidfd = -1;
+    if (node->type == RN_NODE_TASK)
+        ready_push(s, l);
+    else
+        attempt_begin(s, l);   /* no process: no slot needed */
+}
+
+/* ------------------------------------------------------------------ */
+/* Processes                                                           */
+/* ------------------------------------------------------------------ */
+
+static void stop_children(rn_sched *s, int sig, int grace)
+{
+    double now = rn_sched_now();
+    for (size_t i = 0; i < s->n_running; i++) {
+        rn_leaf *l = s->running[i];
+        if (!l->stop_signal && !l->timed_out)
+            l->stop_signal = s->interrupted ? s->interrupted : SIGTERM;
+        rn_child_kill(l->child, sig);
+        l->kill_at = grace ? now + s->kill_grace : 0;
+    }
+}
+
+static void running_remove(rn_sched *s, size_t i)
+{
+    s->running[i] = s->running[--s->n_running];
+}
+
+/* Reap the children that ended; returns how many. */
+static int reap(rn_sched *s, const struct pollfd *pfd, size_t npfd)
+{
+    int reaped = 0;
+    for (size_t i = 0; i < s->n_running;) {
+        rn_leaf *l = s->running[i];
+        rn_child *c = l->child;
+        if (l->pidfd >= 0 && pfd) {
+            /* pfd[k + 1] belongs to running[k] as it was when polled */
+            int ready = 0;
+            for (size_t k = 1; k < npfd; k++)
+                if (pfd[k].fd == l->pidfd) {
+                    ready = pfd[k].revents != 0;
+                    break;
+                }
+            if (!ready) {
+                i++;
+                continue;
+            }
+        }
+        int st;
+        pid_t r = waitpid(c->pid, &st, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+            i++;
+            continue;
+        }
+        running_remove(s, i);
+        if (l->pidfd >= 0)
+            close(l->pidfd);
+        l->pidfd = -1;
+        rn_task_exit ex;
+        if (r < 0) {
+            memset(&ex, 0, sizeof ex);
+            ex.version = 1;
+            ex.exited = 1;
+            ex.exit_code = 255;
+            ex.result_data = "";
+            ex.log_path = c->log_path;
+        } else {
+            rn_child_finish(c, st, &ex);
+        }
+        /* Whatever it left running in its group goes with it when it was
+         * stopped (no process of a timed-out task survives). */
+        if (l->timed_out || l->stop_signal)
+            rn_child_kill(c, SIGKILL);
+        attempt_over(s, l, &ex);
+        reaped++;
+    }
+    return reaped;
+}
+
+/* Timeouts, kill grace periods and retry delays that are due. */
+static void fire_timers(rn_sched *s, double now)
+{
+    for (size_t i = 0; i < s->n_running; i++) {
+        rn_leaf *l = s->running[i];
+        if (l->deadline && now >= l->deadline && !l->timed_out && !l->stop_signal) {
+            l->timed_out = 1;
+            rn_child_kill(l->child, SIGTERM);
+            l->kill_at = now + s->kill_grace;
+        } else if (l->kill_at && now >= l->kill_at) {
+            rn_child_kill(l->child, SIGKILL);
+            l->kill_at = 0;
+        }
+    }
+    rn_leaf **pp = &s->sleepers;
+    while (*pp) {
+        rn_leaf *l = *pp;
+        if (now >= l->wake_at || rn_sched_halting(s)) {
+            *pp = l->next;
+            if (rn_sched_halting(s))
+                leaf_done(s, l);   /* its last attempt failed: so does the step */
+            else
+                ready_push(s, l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+/* Milliseconds until the next timer, -1 for none. */
+static int next_timeout_ms(const rn_sched *s, double now)
+{
+    double next = INFINITY;
+    for (size_t i = 0; i < s->n_running; i++) {
+        const rn_leaf *l = s->running[i];
+        if (l->deadline && !l->timed_out && !l->stop_signal && l->deadline < next)
+            next = l->deadline;
+        if (l->kill_at && l->kill_at < next)
+            next = l->kill_at;
+    }
+    for (const rn_leaf *l = s->sleepers; l; l = l->next)
+        if (l->wake_at < next)
+            next = l->wake_at;
+    if (isinf(next))
+        return -1;
+    /* Round up: waking a little early would only loop once more. */
+    double ms = (next - now) * 1000.0 + 0.999;
+    return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop                                                            */
+/* ------------------------------------------------------------------ */
+
+static void handle_signal(rn_sched *s)
+{
+    int sig = pending_signal;
+    if (!sig)
+        return;
+    pending_signal = 0;
+    if (!s->interrupted) {
+        s->interrupted = sig;
+        s->e->interrupted_by = sig;
+        stop_children(s, SIGTERM, 1);
+    } else {
+        /* Asked twice: no more waiting. */
+        stop_children(s, SIGKILL, 0);
+    }
+}
+
+static void dispatch(rn_sched *s, rn_ev *ev)
+{
+    switch (ev->kind) {
+    case RN_EV_LEAF: {
+        rn_leaf *l = ev->what;
+        rn_frame *f = l->frame;
+        rn_node *node = l->node;
+        int ok = l->success;
+        leaf_free(l);
+        rn_frame_step_done(f, node, ok);
+        break;
+    }
+    case RN_EV_COMP: {
+        rn_comp *c = ev->what;
+        rn_frame *f = c->frame;
+        rn_node *node = c->node;
+        int ok = c->success;
+        rn_comp_free(c);
+        rn_frame_step_done(f, node, ok);
+        break;
+    }
+    case RN_EV_FRAME: {
+        rn_frame *f = ev->what;
+        if (f->parent)
+            rn_comp_branch_done(f->parent, f);
+        break;
+    }
+    }
+}
+
+static void drain_events(rn_sched *s)
+{
+    while (s->ev_head) {
+        rn_ev *ev = s->ev_head;
+        s->ev_head = ev->next;
+        if (!s->ev_head)
+            s->ev_tail = NULL;
+        dispatch(s, ev);
+        free(ev);
+    }
+}
+
+static void start_ready(rn_sched *s)
+{
+    while (s->ready_head && (int)s->n_running < s->slots) {
+        rn_leaf *l = s->ready_head;
+        s->ready_head = l->next;
+        if (!s->ready_head)
+            s->ready_tail = NULL;
+        l->next = NULL;
+        if (rn_sched_halting(s)) {
+            /* Never started: it ends failed without an attempt. */
+            if (l->attempt == 0)
+                rn_sched_post(s, RN_EV_LEAF, l);
+            else
+                leaf_done(s, l);
+            continue;
+        }
+        attempt_begin(s, l);
+    }
+    /* Waiting for a slot while the run stops: end them too. */
+    if (rn_sched_halting(s))
+        while (s->ready_head) {
+            rn_leaf *l = s->ready_head;
+            s->ready_head = l->next;
+            if (!s->ready_head)
+                s->ready_tail = NULL;
+            if (l->attempt == 0)
+                rn_sched_post(s, RN_EV_LEAF, l);
+            else
+                leaf_done(s, l);
+        }
+}
+
+static int wait_for_something(rn_sched *s)
+{
+    size_t n = 1 + s->n_running;
+    struct pollfd stackfd[64];
+    struct pollfd *pfd = n <= 64 ? stackfd : malloc(n * sizeof *pfd);
+    if (!pfd)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    pfd[0] = (struct pollfd){.fd = wake_pipe[0], .events = POLLIN};
+    size_t k = 1;
+    for (size_t i = 0; i < s->n_running; i++)
+        if (s->running[i]->pidfd >= 0)
+            pfd[k++] = (struct pollfd){.fd = s->running[i]->pidfd, .events = POLLIN};
+    int timeout = next_timeout_ms(s, rn_sched_now());
+    int r = poll(pfd, k, timeout);
+    if (r < 0 && errno != EINTR) {
+        int err = errno;
+        if (pfd != stackfd)
+            free(pfd);
+        return rn_error_set(RN_EIO, "waiting for tasks failed: %s", strerror(err));
+    }
+    if (r > 0 && (pfd[0].revents & POLLIN)) {
+        char buf[64];
+        while (read(wake_pipe[0], buf, sizeof buf) > 0)
+            ;
+    }
+    handle_signal(s);
+    /* Without pidfds every wake-up checks every child. */
+    reap(s, s->use_pidfd ? pfd : NULL, k);
+    if (pfd != stackfd)
+        free(pfd);
+    fire_timers(s, rn_sched_now());
+    return 0;
+}
+
+static int cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
+{
+    rn_sched s = {.e = e};
+    s.parallel = opts && opts->enable_parallel;
+    s.slots = 1;
+    if (s.parallel)
+        s.slots = opts->max_parallel > 0 ? opts->max_parallel : cpu_count();
+    s.kill_grace = opts && opts->version >= 2 && opts->kill_grace > 0 ? opts->kill_grace : 5.0;
+
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return rn_error_set(RN_EIO, "cannot create the scheduler's pipe: %s", strerror(errno));
+    /* pidfd_open(2) of our own pid tells whether pidfds work here. */
+    int probe = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    s.use_pidfd = probe >= 0;
+    if (probe >= 0)
+        close(probe);
+    struct sigaction old_chld;
+    if (!s.use_pidfd) {
+        struct sigaction sa = {.sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGCHLD, &sa, &old_chld);
+    }
+    if (pending_signal)
+        handle_signal(&s);
+
+    s.root = rn_frame_new(&s, e->pipeline->dag, NULL);
+    if (!s.root) {
+        rn_sched_fail(&s, rn_error_set(RN_ENOMEM, "out of memory"));
+    } else {
+        s.root->scope.steps = json_object_get(e->runlog, "steps");
+        s.root->scope.params = json_incref(json_object_get(e->runlog, "parameters"));
+        rn_frame_start(s.root);
+    }
+
+    for (;;) {
+        drain_events(&s);
+        start_ready(&s);
+        if (s.ev_head)
+            continue;
+        if ((!s.root || s.root->done) && !s.n_running && !s.sleepers && !s.ready_head)
+            break;
+        if (!s.n_running && !s.sleepers && !s.ready_head) {
+            /* Nothing can make progress: a bug, but never a hang. */
+            rn_sched_fail(&s, rn_error_set(RN_EIO, "the scheduler has nothing to wait for "
+                                                   "but the pipeline has not ended"));
+            break;
+        }
+        int rc = wait_for_something(&s);
+        if (rc < 0) {
+            rn_sched_fail(&s, rc);
+            stop_children(&s, SIGKILL, 0);
+            /* Reap what is left so nothing outlives the run. */
+            for (size_t i = 0; i < s.n_running; i++) {
+                rn_child *c = s.running[i]->child;
+                while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+                    ;
+            }
+            break;
+        }
+    }
+
+    rn_frame_free(s.root);
+    free(s.running);
+    while (s.ev_head) {
+        rn_ev *ev = s.ev_head;
+        s.ev_head = ev->next;
+        free(ev);
+    }
+    if (!s.use_pidfd)
+        sigaction(SIGCHLD, &old_chld, NULL);
+    close(wake_pipe[0]);
+    close(wake_pipe[1]);
+    wake_pipe[0] = wake_pipe[1] = -1;
+    if (s.interrupted)
+        e->interrupted_by = s.interrupted;
+    if (s.hard_rc)
+        return rn_error_set(s.hard_rc, "%s", s.hard_msg);
+    return 0;
+}
