@@ -3,7 +3,7 @@
 # re-run; does nothing when everything is present.
 set -eu
 PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-dev \
-libcmocka-dev pkg-config make gcc git valgrind python3"
+libcmocka-dev pkg-config make gcc git valgrind python3 graphviz"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
