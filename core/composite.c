@@ -201,12 +201,26 @@ static void start_branch(rn_comp *c, size_t i)
     }
     rn_graph *g = c->graphs ? c->graphs[i] : node->branch;
     rn_frame *bf = name ? rn_frame_new(s, g, c) : NULL;
-    /* A loop iteration starts from the previous one's values. */
-    json_t *layer = c->carry ? json_copy(c->carry) : json_object();
+    json_t *branches = json_object_get(c->step, "branches");
+    /* A retry goes on with the branch as it was left: its steps and the
+     * values they produced. */
+    json_t *old = s->e->retrying && name ? json_object_get(branches, name) : NULL;
+    const char *old_status = json_string_value(json_object_get(old, "status"));
+    json_t *layer = NULL, *blog = NULL;
+    if (old && json_is_object(json_object_get(old, "steps"))) {
+        layer = json_object_get(old, "parameters");
+        if (!json_is_object(layer))
+            json_object_set_new(old, "parameters", layer = json_object());
+        json_incref(layer);
+        blog = json_incref(old);
+    } else {
+        /* A loop iteration starts from the previous one's values. */
+        layer = c->carry ? json_copy(c->carry) : json_object();
+        blog = json_pack("{s:s, s:s, s:{}, s:O}", "internal_name", name ? name : "",
+                         "status", "PROCESSING", "steps", "parameters", layer);
+    }
     json_t *mv = c->frame->scope.map_variables ? json_copy(c->frame->scope.map_variables)
                                                : json_object();
-    json_t *blog = json_pack("{s:s, s:s, s:{}, s:O}", "internal_name", name ? name : "",
-                             "status", "PROCESSING", "steps", "parameters", layer);
     if (!bf || !layer || !mv || !blog || !(bf->scope.branch_name = strdup(name))) {
         json_decref(layer);
         json_decref(mv);
@@ -221,7 +235,7 @@ static void start_branch(rn_comp *c, size_t i)
         json_object_set(mv, node->iterate_as, json_array_get(c->items, i));
     else if (node->type == RN_NODE_LOOP && node->index_as)
         json_object_set_new(mv, node->index_as, json_integer((json_int_t)i));
-    json_object_set_new(json_object_get(c->step, "branches"), name, blog);
+    json_object_set_new(branches, name, blog);
     bf->scope.steps = json_object_get(blog, "steps");
     bf->scope.params = layer;
     bf->scope.parent = &c->frame->scope;
@@ -229,6 +243,13 @@ static void start_branch(rn_comp *c, size_t i)
     bf->scope.map_variables = mv;
     free(loop_name);
     c->active++;
+    if (old_status && strcmp(old_status, "SUCCESS") == 0) {
+        /* Succeeded before: not run again, but merged like the others. */
+        bf->done = bf->success = 1;
+        rn_sched_post(s, RN_EV_FRAME, bf);
+        return;
+    }
+    json_object_set_new(blog, "status", json_string("PROCESSING"));
     int rc = rn_store_put_scope(s->e, &bf->scope);
     if (rc < 0)
         rn_sched_fail(s, rc);
@@ -401,6 +422,13 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
     c->node = node;
     c->internal_name = name;
     json_t *step = json_object_get(f->scope.steps, name);
+    const char *was = json_string_value(json_object_get(step, "status"));
+    if (s->e->retrying && was && strcmp(was, "SUCCESS") == 0) {
+        /* A retry skips what succeeded; its stored status drives on. */
+        c->success = 1;
+        rn_sched_post(s, RN_EV_COMP, c);
+        return;
+    }
     if (!step) {
         step = rn_step_log_new(node->name, name, rn_node_type_name(node->type));
         json_object_set_new(f->scope.steps, name, step);

@@ -91,6 +91,103 @@ static void open_services(rn_engine *e, rn_diag *diag)
 
 static int initial_parameters(rn_engine *e, json_t **out);
 
+/* Read the run to retry from the configured store. */
+static int retry_open(rn_engine *e, const char *run_id, rn_diag *diag)
+{
+    rn_provider *store = e->svc[RN_SVC_RUN_LOG_STORE];
+    if (!store) {
+        rn_diag_add(diag, NULL, 0, 0, "cannot retry run '%s': no run-log store", run_id);
+        return RN_EINVAL;
+    }
+    const rn_run_log_store_ops *so = store->ops;
+    int rc = so->get_run(store->self, run_id, &e->retry_doc);
+    if (rc < 0) {
+        rn_diag_add(diag, NULL, 0, 0, "cannot retry run '%s': %s (the run-log store is '%s'; "
+                    "use the configuration the run was made with)", run_id, rn_error_last(),
+                    e->config->svc[RN_SVC_RUN_LOG_STORE].type);
+        return RN_EINVAL;
+    }
+    e->retrying = 1;
+    return 0;
+}
+
+/* Up to a few differences between two serialised graphs, as step paths. */
+static void dag_differences(const json_t *old, const json_t *cur, const char *prefix,
+                            rn_buf *out, int *count)
+{
+    const json_t *on = json_object_get(old, "nodes"), *cn = json_object_get(cur, "nodes");
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)on, k, v) {
+        if (*count >= 5)
+            return;
+        json_t *w = json_object_get(cn, k);
+        if (!w) {
+            rn_buf_printf(out, "%sstep '%s%s' was removed", *count ? "; " : "", prefix, k);
+            (*count)++;
+        } else if (!json_equal(v, w)) {
+            /* Descend into branches when only they differ. */
+            json_t *ob = json_object_get(v, "branches"), *cb = json_object_get(w, "branches");
+            json_t *vb = json_copy(v), *wb = json_copy(w);
+            json_object_del(vb, "branches");
+            json_object_del(wb, "branches");
+            json_object_del(vb, "branch");
+            json_object_del(wb, "branch");
+            if (json_equal(vb, wb) && (ob || json_object_get(v, "branch"))) {
+                const char *bk;
+                json_t *bv;
+                if (ob) {
+                    json_object_foreach(ob, bk, bv) {
+                        char p[1024];
+                        snprintf(p, sizeof p, "%s%s.%s.", prefix, k, bk);
+                        dag_differences(bv, json_object_get(cb, bk), p, out, count);
+                    }
+                } else {
+                    char p[1024];
+                    snprintf(p, sizeof p, "%s%s.", prefix, k);
+                    dag_differences(json_object_get(v, "branch"),
+                                    json_object_get(w, "branch"), p, out, count);
+                }
+            } else {
+                rn_buf_printf(out, "%sstep '%s%s' changed", *count ? "; " : "", prefix, k);
+                (*count)++;
+            }
+            json_decref(vb);
+            json_decref(wb);
+        }
+    }
+    json_object_foreach((json_t *)cn, k, v) {
+        if (*count >= 5)
+            return;
+        if (!json_object_get(on, k)) {
+            rn_buf_printf(out, "%sstep '%s%s' was added", *count ? "; " : "", prefix, k);
+            (*count)++;
+        }
+    }
+}
+
+/* A retry re-runs the same graph: refuse a changed one, saying what
+ * changed. */
+static void retry_check_dag(rn_engine *e, rn_diag *diag)
+{
+    const char *stored = json_string_value(json_object_get(e->retry_doc, "dag_hash"));
+    if (stored && strcmp(stored, e->pipeline->dag_hash) == 0)
+        return;
+    rn_buf what = {0};
+    int count = 0;
+    json_t *old = json_object_get(json_object_get(e->retry_doc, "run_config"), "dag");
+    if (old)
+        dag_differences(old, e->pipeline->dag_json, "", &what, &count);
+    if (!count)
+        rn_buf_printf(&what, "its definition differs");
+    rn_buf_append(&what, "", 1);
+    rn_diag_add(diag, e->pipeline->file, 0, 0, "the pipeline changed since run '%s' was made "
+                "(dag_hash %s, now %s): %s; retry with --force to run the changed pipeline "
+                "anyway", json_string_value(json_object_get(e->retry_doc, "run_id")),
+                stored ? stored : "none", e->pipeline->dag_hash, what.data);
+    rn_buf_free(&what);
+}
+
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out)
 {
     rn_engine *e = calloc(1, sizeof *e);
@@ -111,11 +208,30 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     e->penv.work_dir = e->work_dir;
     open_services(e, diag);
 
+    const char *pipeline_file = opts->pipeline_file;
+    const char *retry_id = opts->version >= 3 ? opts->retry_run_id : NULL;
+    if (!retry_id || !*retry_id)
+        retry_id = getenv("RUNNABLE_RETRY_RUN_ID");
+    if (retry_id && *retry_id && diag->n == before) {
+        if (retry_open(e, retry_id, diag) < 0)
+            return RN_EINVAL;
+        if (!pipeline_file)
+            pipeline_file = json_string_value(json_object_get(
+                json_object_get(e->retry_doc, "run_config"), "pipeline_definition_file"));
+    }
+    if (!pipeline_file) {
+        rn_diag_add(diag, NULL, 0, 0, "no pipeline file to run; name one");
+        return RN_EINVAL;
+    }
+
     e->missing_tasks = json_object();
-    int rc = rn_pipeline_load(opts->pipeline_file, check_task, e, diag, &e->pipeline);
+    int rc = rn_pipeline_load(pipeline_file, check_task, e, diag, &e->pipeline);
     if (rc == RN_ENOENT && diag->n == before)
-        rn_diag_add(diag, opts->pipeline_file, 0, 0, "cannot read the pipeline file: %s",
+        rn_diag_add(diag, pipeline_file, 0, 0, "cannot read the pipeline file: %s",
                     rn_error_last());
+    if (e->retrying && e->pipeline && diag->n == before &&
+        !(opts->version >= 3 && opts->force))
+        retry_check_dag(e, diag);
 
     const char *pf = getenv("RUNNABLE_PARAMETERS_FILE");
     if (pf && *pf)
@@ -123,7 +239,9 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     else if (opts->parameters_file && *opts->parameters_file)
         e->parameters_file = strdup(opts->parameters_file);
 
-    if (diag->n == before && initial_parameters(e, &e->initial_params) < 0)
+    /* A retry runs with the parameters the run had (spec/services.md
+     * §4.5): no parameters file, no RUNNABLE_PRM_ overrides. */
+    if (diag->n == before && !e->retrying && initial_parameters(e, &e->initial_params) < 0)
         rn_diag_add(diag, NULL, 0, 0, "%s", rn_error_last());
 
     if (diag->n > before) {
@@ -134,8 +252,11 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
         return RN_EINVAL;
     }
 
-    /* Run id: explicit, then RUNNABLE_RUN_ID, then generated. */
+    /* Run id: the retried run's, explicit, then RUNNABLE_RUN_ID, then
+     * generated. */
     const char *rid = opts->run_id && *opts->run_id ? opts->run_id : getenv("RUNNABLE_RUN_ID");
+    if (e->retrying)
+        rid = retry_id;
     if (rid && *rid)
         snprintf(e->run_id, sizeof e->run_id, "%s", rid);
     else
@@ -257,15 +378,29 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
 
     rn_code_identity_git(e->work_dir, &e->code_identity);
 
-    json_t *rc_obj = run_config(e);
-    e->runlog = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id", e->run_id,
-                          "dag_hash", e->pipeline->dag_hash, "tag", e->tag, "status",
-                          "PROCESSING", "steps", "job", "parameters", params, "run_config",
-                          rc_obj);
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *sself = e->svc[RN_SVC_RUN_LOG_STORE]->self;
-    if ((rc = so->create_run(sself, e->run_id, e->runlog)) < 0)
-        return rc;
+    if (e->retrying) {
+        /* Re-run in place: the stored document goes on, marked live again
+         * (the terminal step reached at the end writes the final status). */
+        json_decref(params);
+        e->runlog = e->retry_doc;
+        e->retry_doc = NULL;
+        params = json_object_get(e->runlog, "parameters");
+        if (!json_is_object(params))
+            json_object_set_new(e->runlog, "parameters", params = json_object());
+        json_object_set_new(e->runlog, "status", json_string("PROCESSING"));
+        if ((rc = so->put_run_fields(sself, e->run_id, e->runlog)) < 0)
+            return rc;
+    } else {
+        json_t *rc_obj = run_config(e);
+        e->runlog = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id",
+                              e->run_id, "dag_hash", e->pipeline->dag_hash, "tag", e->tag,
+                              "status", "PROCESSING", "steps", "job", "parameters", params,
+                              "run_config", rc_obj);
+        if ((rc = so->create_run(sself, e->run_id, e->runlog)) < 0)
+            return rc;
+    }
     e->created = 1;
 
     const rn_tracker_ops *to = e->svc[RN_SVC_TRACKER]->ops;
@@ -314,6 +449,7 @@ void rn_engine_free(rn_engine *e)
     json_decref(e->code_identity);
     json_decref(e->missing_tasks);
     json_decref(e->initial_params);
+    json_decref(e->retry_doc);
     free(e->work_dir);
     free(e->tag);
     free(e->parameters_file);

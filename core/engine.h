@@ -34,6 +34,8 @@ struct rn_engine {
     json_t *initial_params;        /* root scope before the run starts */
     double default_timeout;        /* --timeout: attempts without their own */
     int interrupted_by;            /* signal that stopped the run, or 0 */
+    int retrying;                  /* re-running a stored run in place */
+    json_t *retry_doc;             /* that run's log as stored */
 };
 
 /* Load config + pipeline and check everything (providers, task types);

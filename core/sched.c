@@ -240,6 +240,20 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
     l->internal_name = name;
     l->scope = &f->scope;
     l->pidfd = -1;
+    if (s->e->retrying && node->type != RN_NODE_SUCCESS && node->type != RN_NODE_FAIL) {
+        /* A retry skips a step whose last attempt succeeded (spec/services.md
+         * §4.5); its success still drives the traversal. */
+        json_t *step = json_object_get(f->scope.steps, name);
+        json_t *attempts = json_object_get(step, "attempts");
+        json_t *last = json_array_get(attempts, json_array_size(attempts) - 1);
+        const char *st = json_string_value(json_object_get(last, "status"));
+        if (st && strcmp(st, "SUCCESS") == 0) {
+            l->success = 1;
+            l->step = step;
+            rn_sched_post(s, RN_EV_LEAF, l);
+            return;
+        }
+    }
     if (node->type == RN_NODE_TASK)
         ready_push(s, l);
     else

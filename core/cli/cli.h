@@ -11,6 +11,13 @@ int rn_cmd_execute(int argc, char **argv);
 int rn_cmd_validate(int argc, char **argv);
 int rn_cmd_plugins(int argc, char **argv);
 int rn_cmd_visualize(int argc, char **argv);
+int rn_cmd_retry(int argc, char **argv);
+
+/* Prepare, run and report a run (execute, retry): the exit status. */
+struct rn_run_options;
+int rn_cli_run(const struct rn_run_options *opts, int quiet);
+/* Make SIGINT/SIGTERM stop the run in progress cleanly. */
+void rn_cli_catch_stop_signals(void);
 
 /* "runnable: error: FILE:LINE:COL: message" for every diagnostic. */
 void rn_cli_print_diag(const rn_diag *d);

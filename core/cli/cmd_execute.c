@@ -34,7 +34,7 @@ static void on_stop_signal(int signo)
     rn_interrupt(signo);
 }
 
-static void catch_stop_signals(void)
+void rn_cli_catch_stop_signals(void)
 {
     struct sigaction sa = {.sa_handler = on_stop_signal};
     sigemptyset(&sa.sa_mask);
@@ -60,7 +60,7 @@ int rn_cmd_execute(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rn_run_options o = {.version = 2};
+    rn_run_options o = {.version = 3};
     int quiet = 0;
     int c;
     opterr = 0;
@@ -108,6 +108,13 @@ int rn_cmd_execute(int argc, char **argv)
         o.run_id = pos[0];
     }
 
+    return rn_cli_run(&o, quiet);
+}
+
+/* Prepare, run and report a run; the exit status of execute and retry. */
+int rn_cli_run(const rn_run_options *opts, int quiet)
+{
+    const rn_run_options o = *opts;
     rn_diag diag = {0};
     rn_engine *e = NULL;
     int rc = rn_engine_prepare(&o, &diag, &e);
@@ -126,7 +133,7 @@ int rn_cmd_execute(int argc, char **argv)
         return RN_EXIT_FAILED;
     }
     rn_run_summary s;
-    catch_stop_signals();
+    rn_cli_catch_stop_signals();
     rc = rn_engine_execute(e, &s);
     int created = e->created;
     rn_engine_free(e);
@@ -134,8 +141,8 @@ int rn_cmd_execute(int argc, char **argv)
         /* Nothing was written: the input (run id, parameters) was at fault. */
         fprintf(stderr, "runnable: error: %s\n", rn_error_last());
         if (rc == RN_EEXIST)
-            fprintf(stderr, "runnable: hint: choose another run id, or re-run the failed run "
-                            "with RUNNABLE_RETRY_RUN_ID\n");
+            fprintf(stderr, "runnable: hint: choose another run id, or re-run that run with "
+                            "'runnable retry %s'\n", o.run_id ? o.run_id : "RUN_ID");
         return rc == RN_EINVAL || rc == RN_EEXIST ? RN_EXIT_USAGE : RN_EXIT_FAILED;
     }
     if (rc < 0)

@@ -15,6 +15,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  execute PIPELINE.yaml [RUN_ID]   run a pipeline (-c CONFIG, -p PARAMS, --tag T)\n"
+    "  retry RUN_ID                     re-run a failed or interrupted run in place\n"
     "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
     "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
     "  plugins                          list installed providers\n"
@@ -76,6 +77,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "execute") == 0)
         return rn_cmd_execute(argc - 1, argv + 1);
+    if (strcmp(cmd, "retry") == 0)
+        return rn_cmd_retry(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return rn_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "visualize") == 0)

@@ -16,8 +16,8 @@ const char *rn_version(void);
 
 /* What to run: every field may be NULL/0 for runnable's defaults. */
 typedef struct rn_run_options {
-    unsigned version;             /* 1 */
-    const char *pipeline_file;    /* required */
+    unsigned version;             /* 1, 2 or 3 (fields below say which) */
+    const char *pipeline_file;    /* required, except for a retry */
     const char *config_file;      /* -c; RUNNABLE_CONFIGURATION_FILE wins */
     const char *parameters_file;  /* -p; RUNNABLE_PARAMETERS_FILE wins */
     const char *run_id;           /* explicit id; else RUNNABLE_RUN_ID; else generated */
@@ -25,6 +25,12 @@ typedef struct rn_run_options {
     /* version 2 */
     double default_timeout;       /* seconds for task attempts without their
                                      own `timeout` (0: none) */
+    /* version 3 */
+    const char *retry_run_id;     /* re-run this failed or interrupted run in
+                                     place (else RUNNABLE_RETRY_RUN_ID);
+                                     pipeline_file may then be NULL: the
+                                     run's own is used */
+    int force;                    /* retry even if the pipeline changed */
 } rn_run_options;
 
 /* Outcome of a run. */
