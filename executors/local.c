@@ -17,6 +17,13 @@ static int local_create(void **self, const rn_plugin_env *env, const json_t *con
     int parallel = 0, serialise = 1;
     long long max_parallel = 0;
     int rc;
+    double grace = 5;
+    const json_t *g = json_object_get(config, "kill_grace");
+    if (g && (!json_is_number(g) || json_number_value(g) <= 0))
+        return rn_error_set(RN_EINVAL, "setting 'kill_grace' must be a number of seconds "
+                                       "above 0 (the wait between SIGTERM and SIGKILL)");
+    if (g)
+        grace = json_number_value(g);
     if ((rc = rn_config_bool(config, "enable_parallel", 0, &parallel)) < 0 ||
         (rc = rn_config_int(config, "max_parallel", 0, &max_parallel)) < 0 ||
         (rc = rn_config_bool(config, "object_serialisation", 1, &serialise)) < 0)
@@ -31,9 +38,10 @@ static int local_create(void **self, const rn_plugin_env *env, const json_t *con
     local_executor *x = calloc(1, sizeof *x);
     if (!x)
         return rn_error_set(RN_ENOMEM, "out of memory");
-    x->opts.version = 1;
+    x->opts.version = 2;
     x->opts.enable_parallel = parallel;
     x->opts.max_parallel = (int)max_parallel;
+    x->opts.kill_grace = grace;
     *self = x;
     return 0;
 }
@@ -57,7 +65,7 @@ static const rn_executor_ops ops = {
 };
 
 static const char *const keys[] = {"enable_parallel", "max_parallel", "object_serialisation",
-                                   "overrides", NULL};
+                                   "overrides", "kill_grace", NULL};
 
 RN_PLUGIN_DESCRIPTOR(executor_local) = {
     .magic = RN_PLUGIN_MAGIC,

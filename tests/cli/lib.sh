@@ -172,6 +172,25 @@ rn() {
     fi
 }
 
+# rn_bg ARGS...: start `runnable ARGS...` in the background (output in
+# $OUT/$ERR); its pid in ENGINE.  Collect it with rn_wait.
+rn_bg() {
+    RN_LAST_CMD="runnable $* (in the background)"
+    if [ -n "$RN_PROG_LIBPATH" ]; then
+        LD_LIBRARY_PATH=$RN_PROG_LIBPATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
+            "$RN_PROG" "$@" >"$OUT" 2>"$ERR" </dev/null &
+    else
+        "$RUNNABLE" "$@" >"$OUT" 2>"$ERR" </dev/null &
+    fi
+    ENGINE=$!
+}
+
+# rn_wait: wait for the background runnable; sets RC.
+rn_wait() {
+    RC=0
+    wait "$ENGINE" || RC=$?
+}
+
 # ---------------------------------------------------------------- assertions
 
 expect_rc() {
@@ -312,10 +331,19 @@ def check(mode, path, expr, expected):
     steps = doc.get("steps", {}) if isinstance(doc, dict) else {}
 
     def step(name):
-        return steps[name]
+        # Any depth, by the run log's lookup rule (run-log.md §2):
+        # a -> branches[a.b] -> steps[a.b.c] -> ...
+        if name in steps:
+            return steps[name]
+        parts = name.split(".")
+        cur = steps[parts[0]]
+        for i in range(1, len(parts), 2):
+            branch = cur["branches"][".".join(parts[:i + 1])]
+            cur = branch["steps"][".".join(parts[:i + 2])]
+        return cur
 
     def attempt(name, i=-1):
-        return steps[name]["attempts"][i]
+        return step(name)["attempts"][i]
 
     def values(params):
         return {k: v.get("value") for k, v in params.items()}
