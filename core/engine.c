@@ -232,6 +232,14 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     if (e->retrying && e->pipeline && diag->n == before &&
         !(opts->version >= 3 && opts->force))
         retry_check_dag(e, diag);
+    /* The executor's settings may refer to the pipeline (mocked patches). */
+    rn_provider *xp = e->svc[RN_SVC_EXECUTOR];
+    if (xp && e->pipeline && diag->n == before) {
+        const rn_executor_ops *xo = xp->ops;
+        if (xo->version >= 2 && xo->check && xo->check(xp->self, e) < 0)
+            rn_diag_add(diag, e->config->file, e->config->svc[RN_SVC_EXECUTOR].line,
+                        e->config->svc[RN_SVC_EXECUTOR].col, "%s", rn_error_last());
+    }
 
     const char *pf = getenv("RUNNABLE_PARAMETERS_FILE");
     if (pf && *pf)
@@ -465,6 +473,28 @@ const char *rn_engine_run_id(const rn_engine *e)
 const json_t *rn_engine_pipeline(const rn_engine *e)
 {
     return e->pipeline ? e->pipeline->document : NULL;
+}
+
+static int graph_has_step(const rn_graph *g, const char *name)
+{
+    if (!g)
+        return 0;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const rn_node *n = g->nodes[i];
+        if ((n->type == RN_NODE_TASK || n->type == RN_NODE_STUB) && !strcmp(n->name, name))
+            return 1;
+        for (size_t b = 0; b < n->n_branches; b++)
+            if (graph_has_step(n->branches[b], name))
+                return 1;
+        if (graph_has_step(n->branch, name) || graph_has_step(n->default_graph, name))
+            return 1;
+    }
+    return 0;
+}
+
+int rn_engine_has_step(const rn_engine *e, const char *name)
+{
+    return e && e->pipeline && name && graph_has_step(e->pipeline->dag, name);
 }
 
 int rn_run_pipeline(const rn_run_options *opts, rn_run_summary *summary)

@@ -87,6 +87,11 @@ typedef struct rn_leaf {
     int attempt;                   /* number of the attempt in flight */
     int success;                   /* outcome of the last attempt */
     double timeout;                /* seconds per attempt, 0: none */
+    int mock;                      /* test run: succeeds without running */
+    int no_catalog;                /* test run: no catalog get/put */
+    json_t *patched;               /* test run: the task's fields with the
+                                      patch over them (owned), or NULL */
+    json_t *patched_returns;       /* their returns as [{name, kind}] */
     /* the attempt in flight (step.c) */
     json_t *attempt_json, *gets, *puts, *secrets, *view;
     char *log_path;

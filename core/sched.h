@@ -79,6 +79,8 @@ struct rn_sched {
     char hard_msg[1024];
     int interrupted;           /* signal that stopped the run */
     int use_pidfd;
+    int mock;                  /* a test run (runnable's mocked executor) */
+    const json_t *patches;     /* its patches: step name -> task fields */
 };
 
 /* The run is being stopped (signal or hard error): start nothing new. */

@@ -219,6 +219,8 @@ int rn_leaf_open(rn_engine *e, rn_leaf *l)
     }
     l->step = step;
     json_object_set_new(step, "status", json_string("PROCESSING"));
+    if (l->mock || l->patched)
+        json_object_set_new(step, "mock", json_true());
     /* Only a task can be caught in flight; other leaves end at once and
      * are stored when they do. */
     if (l->node->type != RN_NODE_TASK)
@@ -278,11 +280,13 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
         l->success = node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL;
         return ended(l, rn_error_last());
     }
-    if (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL) {
+    if (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL || l->mock) {
+        /* A mocked step succeeds with nothing in and nothing out. */
         l->success = 1;
         return RN_ATTEMPT_ENDED;
     }
-    int ok = catalog_sync(e, node, "get", 0, l->gets, l->msg, sizeof l->msg) == 0;
+    int ok = l->no_catalog ||
+             catalog_sync(e, node, "get", 0, l->gets, l->msg, sizeof l->msg) == 0;
     if (node->type == RN_NODE_STUB) {
         l->success = ok;
         return RN_ATTEMPT_ENDED;
@@ -299,14 +303,27 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
     if (rn_engine_task(e, node->command_type, &l->task) < 0)
         return ended(l, rn_error_last());
 
+    /* A patched step runs its patch over its own fields. */
+    const json_t *task = l->patched ? l->patched : node->raw;
+    const char *command = node->command, *command_type = node->command_type;
+    const json_t *returns = node->returns;
+    if (l->patched) {
+        const char *pc = json_string_value(json_object_get(l->patched, "command"));
+        const char *pt = json_string_value(json_object_get(l->patched, "command_type"));
+        command = pc ? pc : command;
+        command_type = pt ? pt : command_type;
+        returns = l->patched_returns ? l->patched_returns : returns;
+        if (pt && rn_engine_task(e, pt, &l->task) < 0)
+            return ended(l, rn_error_last());
+    }
     l->req = (rn_task_request){
         .version = 1,
         .run_id = e->run_id,
         .internal_name = l->internal_name,
-        .command_type = node->command_type,
-        .command = node->command,
-        .task = node->raw,
-        .returns = node->returns,
+        .command_type = command_type,
+        .command = command,
+        .task = task,
+        .returns = returns,
         .parameters = l->view,
         .map_variables = l->scope->map_variables,
         .secrets = l->secrets,
@@ -363,7 +380,8 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             params_changed = merge_returns(l->scope, res.returns, l->attempt_json);
         json_decref(res.returns);
     }
-    if (l->log_ok && (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB)) {
+    if (l->log_ok && !l->no_catalog &&
+        (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB)) {
         char pmsg[1024] = "";
         if (catalog_sync(e, node, "put", !l->success, l->puts, pmsg, sizeof pmsg) < 0 &&
             l->success) {

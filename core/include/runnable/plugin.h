@@ -293,6 +293,12 @@ typedef struct rn_traverse_opts {
     /* version 2 */
     double kill_grace;     /* seconds between SIGTERM and SIGKILL when a
                               task is stopped (0: 5 seconds) */
+    /* version 3: test runs (runnable's `mocked` executor) */
+    int mock;              /* tasks and stubs succeed without running,
+                              no catalog I/O, step logs marked mock */
+    const json_t *patches; /* short step name -> task fields: that step
+                              runs for real with these fields over its own
+                              (still no catalog I/O); borrowed */
 } rn_traverse_opts;
 
 typedef struct rn_executor_ops {
@@ -300,15 +306,21 @@ typedef struct rn_executor_ops {
     /* Run the whole pipeline; returns 0 when the run reached its end
      * (whatever its status), < 0 on a hard error. */
     int (*run_pipeline)(void *self, rn_engine *engine);
+    /* version 2 (optional): check the settings against the loaded pipeline
+     * before anything is written; < 0 with rn_error_set() explaining makes
+     * it an input error. */
+    int (*check)(void *self, const rn_engine *engine);
 } rn_executor_ops;
 
-#define RN_EXECUTOR_OPS_VERSION 1
+#define RN_EXECUTOR_OPS_VERSION 2
 
 /* Traverse the pipeline in this process with the engine's scheduler. */
 int rn_engine_traverse(rn_engine *engine, const rn_traverse_opts *opts);
 const char *rn_engine_run_id(const rn_engine *engine);
 /* The loaded pipeline as a JSON tree ({"dag": ...} as written). */
 const json_t *rn_engine_pipeline(const rn_engine *engine);
+/* 1 if a task or stub of the pipeline, at any depth, has this short name. */
+int rn_engine_has_step(const rn_engine *engine, const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Helpers exported by librunnable for providers                       */
