@@ -252,9 +252,12 @@ static void test_validate(void **state)
     assert_int_equal(ops->validate(st->p->self, t), RN_EINVAL);
     json_decref(t);
 
+    /* The shape of `returns` is the pipeline loader's to report (with its
+     * position), so a task type leaves a malformed one alone instead of
+     * reporting it a second time. */
     t = json_pack("{s:s, s:s, s:s}", "command_type", st->tp->type, "command",
                   st->tp->cmd_exit_3, "returns", "x");
-    assert_int_equal(ops->validate(st->p->self, t), RN_EINVAL);
+    assert_int_equal(ops->validate(st->p->self, t), 0);
     json_decref(t);
 
     /* A secret must never come back as a return. */
