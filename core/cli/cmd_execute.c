@@ -1,6 +1,7 @@
 /* runnable execute [OPTIONS] PIPELINE.yaml [RUN_ID] */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dryrun.h"
 #include "engine.h"
 #include "loader.h"
 
@@ -25,6 +27,8 @@ static const char help[] =
     "      --timeout SECONDS      stop any task attempt that runs longer (tasks may set\n"
     "                             their own `timeout`)\n"
     "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
+    "      --dry-run              check everything, then print the steps the run would take\n"
+    "                             in order; run nothing, write nothing\n"
     "  -q, --quiet                print nothing but errors\n";
 
 /* Ctrl-C or SIGTERM: the run stops its tasks and records why; a second
@@ -43,6 +47,27 @@ void rn_cli_catch_stop_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* --dry-run: rn_cli_run is shared with retry, which has no such option. */
+static int dry_run;
+
+/* The run is prepared (every input checked) but only described. */
+static int print_plan(rn_engine *e)
+{
+    rn_buf out = {0};
+    int code = RN_EXIT_OK;
+    if (rn_dry_run(&out, e->pipeline, e->initial_params) < 0) {
+        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+        code = RN_EXIT_FAILED;
+    } else if ((out.len && fwrite(out.data, 1, out.len, stdout) != out.len) ||
+               fflush(stdout) != 0) {
+        fprintf(stderr, "runnable: error: cannot write the plan: %s\n", strerror(errno));
+        code = RN_EXIT_FAILED;
+    }
+    rn_buf_free(&out);
+    rn_engine_free(e);
+    return code;
+}
+
 int rn_cmd_execute(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -57,12 +82,14 @@ int rn_cmd_execute(int argc, char **argv)
         {"plugin-path", required_argument, NULL, 'P'},
         {"timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
+        {"dry-run", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     rn_run_options o = {.version = 3};
     int quiet = 0;
     int c;
+    dry_run = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":f:c:p:qh", longopts, NULL)) != -1) {
@@ -86,6 +113,7 @@ int rn_cmd_execute(int argc, char **argv)
             break;
         }
         case 'q': quiet = 1; break;
+        case 'n': dry_run = 1; break;
         case 'h': fputs(help, stdout); return RN_EXIT_OK;
         case ':': return rn_cli_usage_error("execute", "option '%s' needs a value", argv[optind - 1]);
         default: return rn_cli_usage_error("execute", "unknown option '%s'", argv[optind - 1]);
@@ -132,6 +160,8 @@ int rn_cli_run(const rn_run_options *opts, int quiet)
         rn_engine_free(e);
         return RN_EXIT_FAILED;
     }
+    if (dry_run)
+        return print_plan(e);
     rn_run_summary s;
     rn_cli_catch_stop_signals();
     rc = rn_engine_execute(e, &s);
