@@ -5,55 +5,90 @@
  */
 #include "config.h"
 
-#include "backoff.h"
+#include <string.h>
 
-static double number(const json_t *o, const char *key, double dflt)
+#include "backoff.h"
+#include "runnable/plugin.h"
+
+static int number(const json_t *retry, const char *key, double min, double dflt,
+                  double *out)
 {
-    const json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : dflt;
+    const json_t *v = json_object_get(retry, key);
+    if (!v) {
+        *out = dflt;
+        return 0;
+    }
+    /* !(x >= min) also refuses a NaN a caller may have built by hand. */
+    if (!json_is_number(v) || !(json_number_value(v) >= min))
+        return rn_error_set(RN_EINVAL, "retry '%s' must be a number of at least %g", key, min);
+    *out = json_number_value(v);
+    return 0;
 }
 
 int rn_backoff_parse(const json_t *retry, rn_backoff *out)
 {
-    if (!retry || !json_is_object(retry)) {
-        *out = (rn_backoff){.delay = 0, .factor = 1, .max_delay = 0, .jitter = 0};
+    *out = (rn_backoff){.delay = 0, .factor = 1, .max_delay = 0, .jitter = 0};
+    if (!retry || json_is_null(retry))
         return 0;
-    }
-    out->delay = number(retry, "delay", 1.0);
-    out->factor = number(retry, "factor", 2.0);
-    out->max_delay = number(retry, "max_delay", 60.0);
+    if (!json_is_object(retry))
+        return rn_error_set(RN_EINVAL, "'retry' must be a mapping with delay, factor, "
+                            "max_delay and jitter");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)retry, key, v)
+        if (strcmp(key, "delay") && strcmp(key, "factor") && strcmp(key, "max_delay") &&
+            strcmp(key, "jitter"))
+            return rn_error_set(RN_EINVAL, "unknown retry key '%s'; retry accepts delay, "
+                                "factor, max_delay and jitter", key);
+    rn_backoff b;
+    int rc;
+    if ((rc = number(retry, "delay", 0, 1.0, &b.delay)) < 0 ||
+        (rc = number(retry, "factor", 1, 2.0, &b.factor)) < 0 ||
+        /* `delay: 120` alone means two minutes, not the default cap. */
+        (rc = number(retry, "max_delay", 0, b.delay > 60.0 ? b.delay : 60.0,
+                     &b.max_delay)) < 0)
+        return rc;
     const json_t *j = json_object_get(retry, "jitter");
-    out->jitter = json_is_true(j) ? 0.5 : json_is_number(j) ? json_number_value(j) : 0;
-    if (out->jitter < 0)
-        out->jitter = 0;
-    if (out->jitter > 1)
-        out->jitter = 1;
-    if (out->delay < 0)
-        out->delay = 0;
-    if (out->factor < 1)
-        out->factor = 1;
-    if (out->max_delay < out->delay)
-        out->max_delay = out->delay;
+    if (!j || json_is_false(j))
+        b.jitter = 0;
+    else if (json_is_true(j))
+        b.jitter = 0.5;
+    else if (json_is_number(j) && json_number_value(j) >= 0 && json_number_value(j) <= 1)
+        b.jitter = json_number_value(j);
+    else
+        return rn_error_set(RN_EINVAL, "retry 'jitter' must be true, false or a fraction "
+                            "between 0 and 1");
+    *out = b;
     return 0;
+}
+
+/* factor^n by squaring: O(log n) steps, and an overflow just reaches
+ * infinity (IEEE), which the caller's cap turns into max_delay. */
+static double power(double factor, unsigned n)
+{
+    double r = 1;
+    while (n) {
+        if (n & 1)
+            r *= factor;
+        factor *= factor;
+        n >>= 1;
+    }
+    return r;
 }
 
 double rn_backoff_delay(const rn_backoff *b, int failed_attempts, double random01)
 {
-    if (b->delay <= 0)
+    if (!(b->delay > 0) || !(b->max_delay > 0))
         return 0;
-    /* Grow step by step and stop at the cap: no overflow however many
-     * attempts. */
-    double d = b->delay;
-    for (int i = 1; i < failed_attempts && d < b->max_delay; i++)
-        d *= b->factor;
-    if (d > b->max_delay)
+    unsigned n = failed_attempts > 1 ? (unsigned)failed_attempts - 1 : 0;
+    double d = b->delay * power(b->factor, n);
+    /* !(d <= max) also catches the NaN of a hand-built 0 * inf. */
+    if (!(d <= b->max_delay))
         d = b->max_delay;
     if (b->jitter > 0) {
-        if (random01 < 0)
-            random01 = 0;
-        if (random01 > 1)
-            random01 = 1;
-        d *= 1 - b->jitter + b->jitter * random01;
+        double j = b->jitter > 1 ? 1 : b->jitter;
+        double r = !(random01 >= 0) ? 0 : random01 > 1 ? 1 : random01;
+        d *= 1 - j + j * r;
     }
     return d;
 }

@@ -5,9 +5,10 @@
 
 #include <jansson.h>
 
-/* str(json.loads(text of v)): strings raw, True/False/None, floats in
- * repr form, lists and dicts as Python's repr.  malloc'd; NULL when out
- * of memory. */
+/* str(json.loads(text of v)): strings raw, True/False/None, numbers as
+ * repr() writes them, lists and dicts as Python's repr (dicts in insertion
+ * order).  malloc'd; NULL (with rn_error_last()) when out of memory or
+ * nested too deeply. */
 char *rn_py_str(const json_t *v);
 
 #endif
