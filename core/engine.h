@@ -24,7 +24,9 @@ struct rn_engine {
     char run_id[128];
     char *tag;
     char *parameters_file;
-    json_t *runlog;                /* authoritative in-memory run log */
+    json_t *runlog;                /* the run log in play: finished branches
+                                      keep only their own fields here, their
+                                      steps are in the store */
     json_t *code_identity;         /* git identity, NULL outside a repository */
     char *retry_indicator;
     double t_start;

@@ -125,6 +125,11 @@ static void frame_end(rn_frame *f, int success)
         if (rc < 0)
             rn_sched_fail(s, rc);
     }
+    /* A finished branch's steps are in the store and nothing reads them
+     * again: keeping them would make a 10,000-item map hold every step
+     * log in memory.  Its parameters stay for the fan-in. */
+    if (f->scope.branch_log)
+        json_object_clear(f->scope.steps);
     rn_sched_post(s, RN_EV_FRAME, f);
 }
 
