@@ -289,7 +289,9 @@ static void chain_step_done(rn_frame *f, rn_node *node, int ok)
         free(name);
         rn_frame_note_failure(f, what);
     }
-    if (rn_sched_halting(f->s)) {
+    /* Stopping (the run is interrupted, or a failure under a graph with
+     * stop_on_first_failure): no next step starts, on_failure included. */
+    if (rn_sched_halting(f->s) || rn_frame_stopping(f)) {
         frame_end(f, 0);
         return;
     }

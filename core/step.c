@@ -272,18 +272,20 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
         json_object_set_new(l->attempt_json, "retry_indicator",
                             json_string(e->retry_indicator));
 
-    /* Without somewhere to put its output the step cannot run: it fails
-     * (and says why) rather than aborting the run. */
-    l->log_ok = exec_log_open(e, l) == 0;
-    if (!l->log_ok) {
-        /* success and fail nodes end their graph whatever happens */
-        l->success = node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL;
-        return ended(l, rn_error_last());
-    }
     if (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL || l->mock) {
         /* A mocked step succeeds with nothing in and nothing out. */
         l->success = 1;
         return RN_ATTEMPT_ENDED;
+    }
+    /* Only a task has output to keep: stubs and terminal steps get no
+     * execution log (runnable writes one holding a parameter listing; a
+     * file per step is the biggest cost of a step that runs nothing).
+     * Without somewhere to put its output a task cannot run: it fails
+     * (and says why) rather than aborting the run. */
+    if (node->type == RN_NODE_TASK) {
+        l->log_ok = exec_log_open(e, l) == 0;
+        if (!l->log_ok)
+            return ended(l, rn_error_last());
     }
     int ok = l->no_catalog ||
              catalog_sync(e, node, "get", 0, l->gets, l->msg, sizeof l->msg) == 0;
@@ -380,8 +382,8 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             params_changed = merge_returns(l->scope, res.returns, l->attempt_json);
         json_decref(res.returns);
     }
-    if (l->log_ok && !l->no_catalog &&
-        (node->type == RN_NODE_TASK || node->type == RN_NODE_STUB)) {
+    if (!l->no_catalog && ((node->type == RN_NODE_TASK && l->log_ok) ||
+                           node->type == RN_NODE_STUB)) {
         char pmsg[1024] = "";
         if (catalog_sync(e, node, "put", !l->success, l->puts, pmsg, sizeof pmsg) < 0 &&
             l->success) {

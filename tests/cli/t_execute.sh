@@ -78,18 +78,19 @@ assert_py "$LOG" 'all(c.get("code_identifier_type") == "git" for s in steps.valu
     "code identities absent or git"
 assert_eq_py "$LOG" 'doc["job"]' 'None' "job is null for a pipeline run"
 
-# One execution log per executed step, named after the step.
+# One execution log per executed task, named after the step; stubs and
+# the terminal steps have no output and get none (docs/compatibility.md).
 CAT=.catalog/$RID
 [ -d "$CAT" ] || fail "catalog run folder .catalog/<run_id> exists"
 pass "catalog run folder .catalog/<run_id> exists"
-for s in prepare greet check success; do
+for s in greet check; do
     n=$(find "$CAT" -maxdepth 1 -name '*.execution.log' | sed 's,.*/,,' |
         grep -E -c "^${s}[A-Z0-9]{3}\.execution\.log$" || true)
-    [ "$n" -eq 1 ] || fail "one execution log for step $s" "found $n; catalog has: $(ls -A "$CAT" | tr '\n' ' ')"
+    [ "$n" -eq 1 ] || fail "one execution log for task $s" "found $n; catalog has: $(ls -A "$CAT" | tr '\n' ' ')"
 done
 n=$(find "$CAT" -name '*.execution.log' | wc -l)
-[ "$n" -eq 4 ] || fail "exactly 4 execution logs" "found $n: $(ls -A "$CAT" | tr '\n' ' ')"
-pass "one execution log per step (<name>XXX.execution.log), 4 in all"
+[ "$n" -eq 2 ] || fail "exactly 2 execution logs" "found $n: $(ls -A "$CAT" | tr '\n' ' ')"
+pass "one execution log per task (<name>XXX.execution.log), 2 in all"
 grep -q -F "hello from $RID" "$CAT"/greet*.execution.log ||
     fail "greet's execution log holds its output" "$(cat "$CAT"/greet*.execution.log)"
 pass "greet's execution log holds its output (with RUNNABLE_RUN_ID)"
@@ -200,7 +201,7 @@ touch .catalog
 rn execute "$HELLO" hard
 expect_rc 1 "a step that cannot write its log fails the run"
 assert_py .run_log_store/hard.json \
-    '"/.catalog/hard/" in doc["steps"]["prepare"]["attempts"][0]["message"]' \
+    '"/.catalog/hard/" in doc["steps"]["greet"]["attempts"][0]["message"]' \
     "the step's message names the unwritable catalog path"
 assert_eq_py .run_log_store/hard.json 'doc["status"]' '"FAIL"' "the run is recorded FAIL, not PROCESSING"
 
