@@ -1,129 +1,109 @@
 #!/bin/bash
-# Side-by-side benchmark: runnable vs ninja (and make) running the same N
-# `sh -c true` commands one at a time.  Prints wall times and ratios.
+# Side-by-side benchmark: runnable vs ninja, GNU make and snakemake running
+# the same `sh -c true` commands.  Prints one table of ratios.
 #
-#   bench/bench.sh [BUILD_DIR]      (default: the source tree's in-place build)
+#   bench/bench.sh [OPTIONS] [BUILD_DIR]   (default: the source tree's in-place build)
 #
-# Measures, on this machine:
-#   1. 1,000-step linear pipeline (default config: file-system run log and
-#      catalog) vs `ninja -j1` and `make -j1` on 1,000 `sh -c true` commands;
-#   2. the same at 10,000 steps: time per step relative to the 1,000 figure;
-#   3. `runnable execute` of a one-step pipeline: median of 10 runs.
+#   --quick          sizes / 10, fewer repetitions: a smoke run, limits do not apply
+#   --only LIST      sections, comma-separated (default: all):
+#                      linear    1,000-step linear chain at -j1; 10,000 steps: flat
+#                      map       map over 2,000 items, 2 at a time, vs -j2
+#                      map-flat  map over 1,000 and 10,000 items: flat, peak RSS
+#                      latency   `runnable execute` of a one-step pipeline
+#   --tools LIST     other tools (default: ninja,make,snakemake)
+#   --reps N         repetitions of every timed figure (default 5; 3 for 10x sizes)
+#   --snakemake-max N  largest workload given to snakemake (default 2000; its
+#                    scheduler is quadratic: about an hour at 10,000 jobs)
+#   --timeout S      give up on one run after S seconds (default 1800)
+#   --no-install     do not apt-get install missing tools
+#
+# Missing tools (ninja-build, make, snakemake, time) are installed with apt-get
+# when running as root; otherwise the table says what is skipped.  Every figure
+# is a median of repetitions run in turn with the other tools' (side by side).
+# Exit status: 0, or 1 when a runnable run failed.
 set -eu
-here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$(cd "$here/.." && pwd)}
-rn="$build/core/cli/runnable"
-[ -x "$rn" ] || { echo "no runnable binary at $rn: build first" >&2; exit 2; }
-export RUNNABLE_PLUGIN_PATH="$build/executors:$build/run_log_stores:$build/catalogs:$build/secrets:$build/plugins"
-# The in-tree binary is a libtool wrapper script; run the real ELF directly.
-real="$build/core/cli/.libs/runnable"
-if [ -x "$real" ]; then
-    export LD_LIBRARY_PATH="$build/core/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-    rn="$real"
+export LC_ALL=C # awk and $EPOCHREALTIME: a '.' as decimal point
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+. "$BENCH_DIR/lib.sh"
+. "$BENCH_DIR/workloads/generate.sh"
+. "$BENCH_DIR/runners.sh"
+. "$BENCH_DIR/table.sh"
+. "$BENCH_DIR/linear.sh"
+. "$BENCH_DIR/map.sh"
+. "$BENCH_DIR/latency.sh"
+
+usage() { sed -n '2,/^set -eu/{/^#/s/^# \{0,1\}//p}' "$0"; }
+
+scale=1 reps="" only="linear,map,map-flat,latency" tools="ninja,make,snakemake" build=""
+SNAKEMAKE_MAX=2000 TIMEOUT=1800 INSTALL=1 quick=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 scale=10 ;;
+    --only) only=$2 && shift ;;
+    --tools) tools=$2 && shift ;;
+    --reps) reps=$2 && shift ;;
+    --snakemake-max) SNAKEMAKE_MAX=$2 && shift ;;
+    --timeout) TIMEOUT=$2 && shift ;;
+    --no-install) INSTALL=0 ;;
+    -h | --help) usage && exit 0 ;;
+    -*) echo "bench.sh: unknown option $1" >&2 && usage >&2 && exit 2 ;;
+    *) build=$1 ;;
+    esac
+    shift
+done
+LINEAR_N=$((1000 / scale)) MAP_N=$((2000 / scale)) FLAT_N=$((1000 / scale))
+if [ $quick = 1 ]; then
+    REPS_SHORT=3 REPS_LONG=3 REPS_LATENCY=5
+else
+    REPS_SHORT=5 REPS_LONG=3 REPS_LATENCY=10
 fi
+if [ -n "$reps" ]; then REPS_SHORT=$reps REPS_LONG=$reps REPS_LATENCY=$reps; fi
+
+find_runnable "${build:-$(cd "$BENCH_DIR/.." && pwd)}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {print b - a}'; }
-calc() { awk "BEGIN {print $1}"; }
+IFS=, read -r -a TOOLS <<<"$tools"
+IFS=, read -r -a SECTIONS <<<"$only"
+for s in "${SECTIONS[@]}"; do
+    case $s in linear | map | map-flat | latency) ;; *) echo "bench.sh: no section $s" >&2 && exit 2 ;; esac
+done
+for t in "${TOOLS[@]}"; do
+    case $t in ninja | make | snakemake) ;; *) echo "bench.sh: no tool $t" >&2 && exit 2 ;; esac
+done
+for t in "${OTHERS[@]}"; do
+    case ",$tools," in *",$t,"*) ;; *) SKIPPED[$t]="not selected" ;; esac
+done
+case ",$only," in *,map-flat,*) ensure_tools "${TOOLS[@]}" time ;; *) ensure_tools "${TOOLS[@]}" ;; esac
+RSS_METHOD=$(rss_method)
+RN_VERSION=$(tool_version runnable)
+sel=()
+for t in "${TOOLS[@]}"; do if [ -z "${SKIPPED[$t]:-}" ]; then sel+=("$t"); fi; done
+TOOLS=(${sel[@]+"${sel[@]}"})
 
-gen_pipeline() { # N FILE
-    {
-        echo "dag:"
-        echo "  start_at: s1"
-        echo "  steps:"
-        for i in $(seq 1 "$1"); do
-            echo "    s$i:"
-            echo "      type: task"
-            echo "      command_type: shell"
-            echo "      command: \"true\""
-            if [ "$i" -lt "$1" ]; then echo "      next: s$((i + 1))"; else echo "      next: success"; fi
-        done
-    } >"$2"
-}
+for s in linear map map-flat latency; do # the table's order, whatever --only's
+    case ",$only," in *",$s,"*) ;; *) continue ;; esac
+    case $s in
+    linear) section_linear ;;
+    map) section_map ;;
+    map-flat) section_map_flat ;;
+    latency) section_latency ;;
+    esac
+done
 
-gen_ninja() { # N FILE
-    {
-        echo "rule t"
-        echo "  command = sh -c true"
-        for i in $(seq 1 "$1"); do echo "build o$i: t"; done
-    } >"$2"
-}
-
-gen_make() { # N FILE
-    {
-        printf 'all:'
-        for i in $(seq 1 "$1"); do printf ' o%d' "$i"; done
-        printf '\n.PHONY: all'
-        for i in $(seq 1 "$1"); do printf ' o%d' "$i"; done
-        printf '\n'
-        for i in $(seq 1 "$1"); do printf 'o%d:\n\t@sh -c true\n' "$i"; done
-    } >"$2"
-}
-
-time_runnable() { # N -> seconds
-    gen_pipeline "$1" "p$1.yaml"
-    rm -rf .run_log_store .catalog
-    local t0 t1
-    t0=$(now)
-    "$rn" execute -q "p$1.yaml" "bench-$1-$$" >/dev/null
-    t1=$(now)
-    elapsed "$t0" "$t1"
-}
-
-time_ninja() { # N -> seconds
-    gen_ninja "$1" "n$1.ninja"
-    rm -f .ninja_log .ninja_deps
-    local t0 t1
-    t0=$(now)
-    ninja -j1 -f "n$1.ninja" >/dev/null
-    t1=$(now)
-    elapsed "$t0" "$t1"
-}
-
-time_make() { # N -> seconds
-    gen_make "$1" "m$1.mk"
-    local t0 t1
-    t0=$(now)
-    make -s -j1 -f "m$1.mk" >/dev/null
-    t1=$(now)
-    elapsed "$t0" "$t1"
-}
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-
-echo "machine: $(nproc) cores, $(uname -r)"
+echo "machine: $(nproc) cores, Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "runnable: $RN${RN_VERSION:+ ($RN_VERSION)}"
+for t in "${TOOLS[@]}"; do echo "$t: $(tool_version "$t")"; done
+echo "figures: median of $REPS_SHORT runs ($REPS_LONG at 10x sizes, $REPS_LATENCY for the one-step pipeline); peak RSS: $RSS_METHOD"
+if [ $quick = 1 ]; then echo "--quick: sizes / 10, a smoke run: the limits in the check column do not apply"; fi
 echo
-
-echo "== 1,000 sequential steps (median of 3) =="
-r1=$(for _ in 1 2 3; do time_runnable 1000; done | median)
-if command -v ninja >/dev/null; then
-    n1=$(for _ in 1 2 3; do time_ninja 1000; done | median)
-else
-    n1=""
+print_table
+if [ ${#NOTES[@]} -gt 0 ]; then
+    echo
+    printf '%s\n' "${NOTES[@]}"
 fi
-m1=$(for _ in 1 2 3; do time_make 1000; done | median)
-printf "runnable      %.3f s  (%.3f ms/step)\n" "$r1" "$r1"
-[ -n "$n1" ] && printf 'ninja -j1     %.3f s\n' "$n1"
-printf 'make -j1      %.3f s\n' "$m1"
-[ -n "$n1" ] && printf 'ratio runnable/ninja = %.2f   (target <= 1.2, limit 1.5)\n' "$(calc "$r1 / $n1")"
-printf 'ratio runnable/make  = %.2f\n' "$(calc "$r1 / $m1")"
-echo
-
-echo "== 10,000 sequential steps =="
-r10=$(time_runnable 10000)
-printf 'runnable      %.3f s\n' "$r10"
-printf 'per-step ratio 10k/1k = %.2f   (limit 1.3: flat, not quadratic)\n' \
-    "$(calc "($r10 / 10000) / ($r1 / 1000)")"
-echo
-
-echo "== one-step pipeline, median of 10 =="
-gen_pipeline 1 one.yaml
-one=$(for i in $(seq 1 10); do
-    rm -rf .run_log_store .catalog
-    t0=$(now); "$rn" execute -q one.yaml "one-$i-$$" >/dev/null; t1=$(now)
-    elapsed "$t0" "$t1"
-done | median)
-printf 'runnable execute (1 step)  %.1f ms   (limit 15 ms)\n' "$(calc "$one * 1000")"
+for k in "${!RES[@]}"; do
+    case $k:${RES[$k]} in *:runnable:FAILED* | *:runnable:TIMEOUT*) exit 1 ;; esac
+done
+exit 0
