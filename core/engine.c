@@ -24,6 +24,15 @@ static double now_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+json_t *rn_engine_code_identity(rn_engine *e)
+{
+    if (!e->identity_known) {
+        e->identity_known = 1;
+        rn_code_identity_git(e->work_dir, &e->code_identity);
+    }
+    return e->code_identity;
+}
+
 int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out)
 {
     for (size_t i = 0; i < e->n_tasks; i++)
@@ -384,7 +393,6 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     if (*e->tag)
         setenv("RUNNABLE_RUN_TAG", e->tag, 1);
 
-    rn_code_identity_git(e->work_dir, &e->code_identity);
 
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *sself = e->svc[RN_SVC_RUN_LOG_STORE]->self;

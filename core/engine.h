@@ -28,6 +28,7 @@ struct rn_engine {
                                       keep only their own fields here, their
                                       steps are in the store */
     json_t *code_identity;         /* git identity, NULL outside a repository */
+    int identity_known;            /* code_identity has been looked up */
     char *retry_indicator;
     double t_start;
     int steps_total, steps_failed;
@@ -46,6 +47,12 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
 /* Create the run log and run the pipeline through the executor. */
 int rn_engine_execute(rn_engine *e, rn_run_summary *summary);
 void rn_engine_free(rn_engine *e);
+
+/* The run's code identity, looked up on first use: the scheduler asks
+ * while the first task runs, so its cost (libgit2 starting up, reading the
+ * repository) overlaps the task instead of delaying it.  Borrowed; NULL
+ * outside a git repository. */
+json_t *rn_engine_code_identity(rn_engine *e);
 
 /* Task provider for a command_type (opened on first use). */
 int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out);

@@ -602,6 +602,9 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
                                                    "but the pipeline has not ended"));
             break;
         }
+        /* Tasks are running: a good moment for the one-off lookup the
+         * first finished attempt will need. */
+        rn_engine_code_identity(e);
         int rc = wait_for_something(&s);
         if (rc < 0) {
             rn_sched_fail(&s, rc);

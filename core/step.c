@@ -265,9 +265,6 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
     l->puts = json_array();
     if (!l->attempt_json || !l->gets || !l->puts)
         return rn_error_set(RN_ENOMEM, "out of memory");
-    if (e->code_identity)
-        json_array_append(json_object_get(l->attempt_json, "code_identities"),
-                          e->code_identity);
     if (node->type != RN_NODE_STUB && e->retry_indicator)
         json_object_set_new(l->attempt_json, "retry_indicator",
                             json_string(e->retry_indicator));
@@ -403,6 +400,9 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
     char t1[40];
     rn_timestamp(t1, sizeof t1);
     json_t *a = l->attempt_json;
+    json_t *identity = rn_engine_code_identity(e);
+    if (identity)
+        json_array_append(json_object_get(a, "code_identities"), identity);
     json_object_set_new(a, "end_time", json_string(t1));
     json_object_set_new(a, "status", json_string(l->success ? "SUCCESS" : "FAIL"));
     json_object_set_new(a, "message", json_string(l->msg));
