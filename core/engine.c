@@ -418,6 +418,11 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
             return rc;
     }
     e->created = 1;
+    /* Batch the store's writes: the scheduler flushes at the moments that
+     * matter (before a task starts, before it waits). */
+    if (so->version >= 2 && so->defer && so->flush &&
+        so->defer(sself, e->run_id, 1) == 0)
+        e->store_deferred = 1;
 
     const rn_tracker_ops *to = e->svc[RN_SVC_TRACKER]->ops;
     to->start_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, params);
@@ -436,6 +441,9 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
         status = "FAIL";
     }
     to->end_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, status ? status : "FAIL");
+    int frc = rn_store_flush(e);
+    if (rc == 0 && frc < 0)
+        rc = frc;
     int crc = so->close_run(sself, e->run_id);
     if (rc == 0 && crc < 0)
         rc = crc;

@@ -29,6 +29,7 @@ struct rn_engine {
                                       steps are in the store */
     json_t *code_identity;         /* git identity, NULL outside a repository */
     int identity_known;            /* code_identity has been looked up */
+    int store_deferred;            /* the store batches puts until flush */
     char *retry_indicator;
     double t_start;
     int steps_total, steps_failed;
@@ -83,6 +84,9 @@ json_t *rn_scope_get(const rn_scope *scope, const char *name);
 json_t *rn_scope_view(const rn_scope *scope);
 
 int rn_store_put_step(rn_engine *e, const json_t *step);
+/* Write what deferred puts left in the store's memory (no-op for stores
+ * without batching). */
+int rn_store_flush(rn_engine *e);
 int rn_store_put_scope(rn_engine *e, const rn_scope *scope);
 
 /* One leaf step (task, stub, success, fail) and its attempts.  The

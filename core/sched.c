@@ -602,10 +602,14 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
                                                    "but the pipeline has not ended"));
             break;
         }
+        /* Nothing that finished waits in memory while we sleep. */
+        int rc = rn_store_flush(e);
+        if (rc < 0)
+            rn_sched_fail(&s, rc);   /* stops the tasks; we still wait */
         /* Tasks are running: a good moment for the one-off lookup the
          * first finished attempt will need. */
         rn_engine_code_identity(e);
-        int rc = wait_for_something(&s);
+        rc = wait_for_something(&s);
         if (rc < 0) {
             rn_sched_fail(&s, rc);
             stop_children(&s, SIGKILL, 0);

@@ -30,6 +30,14 @@ int rn_store_put_step(rn_engine *e, const json_t *step)
     return o->put_step(e->svc[RN_SVC_RUN_LOG_STORE]->self, e->run_id, step);
 }
 
+int rn_store_flush(rn_engine *e)
+{
+    const rn_run_log_store_ops *o = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    if (o->version < 2 || !o->flush || !e->store_deferred)
+        return 0;
+    return o->flush(e->svc[RN_SVC_RUN_LOG_STORE]->self, e->run_id);
+}
+
 int rn_store_put_scope(rn_engine *e, const rn_scope *scope)
 {
     const rn_run_log_store_ops *o = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
@@ -339,6 +347,14 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
         snprintf(l->msg, sizeof l->msg, "cannot prepare the task: %s", rn_error_last());
         rn_launch_free(launch);
         return RN_ATTEMPT_ENDED;
+    }
+    /* Everything that finished, and this step's PROCESSING, reaches the
+     * disk before the task can change anything: a crash from here on loses
+     * at most what is running. */
+    int frc = rn_store_flush(e);
+    if (frc < 0) {
+        rn_launch_free(launch);
+        return frc;
     }
     rn_child *child = calloc(1, sizeof *child);
     if (!child) {

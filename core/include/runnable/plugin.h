@@ -147,9 +147,17 @@ typedef struct rn_run_log_store_ops {
     /* Make everything written so far durable as the store promises and
      * release per-run resources; called once when a run ends. */
     int (*close_run)(void *self, const char *run_id);
+    /* version 2 (optional, both or neither): batched writes.  After
+     * defer(self, run_id, 1) the put_* calls of that run may only change
+     * the store's memory; flush() writes everything changed since the last
+     * flush (what is on disk stays valid at every instant, as always).
+     * The engine flushes before it starts a task and before it waits, so
+     * nothing that finished is ever only in memory while a task runs. */
+    int (*defer)(void *self, const char *run_id, int on);
+    int (*flush)(void *self, const char *run_id);
 } rn_run_log_store_ops;
 
-#define RN_RUN_LOG_STORE_OPS_VERSION 1
+#define RN_RUN_LOG_STORE_OPS_VERSION 2
 
 /* ------------------------------------------------------------------ */
 /* Kind: catalog                                                       */
