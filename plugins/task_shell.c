@@ -58,154 +58,47 @@ static const char *return_kind(const json_t *ret)
 }
 
 /* ------------------------------------------------------------------ */
-/* Python str() of a map item                                          */
-/* ------------------------------------------------------------------ */
-
-/* Decode one UTF-8 sequence of a valid string (jansson guarantees it). */
-static size_t utf8_next(const unsigned char *s, size_t n, unsigned *cp)
-{
-    if (s[0] < 0x80 || n < 2) {
-        *cp = s[0];
-        return 1;
-    }
-    if (s[0] < 0xe0) {
-        *cp = ((s[0] & 0x1fu) << 6) | (s[1] & 0x3fu);
-        return 2;
-    }
-    if (s[0] < 0xf0 && n >= 3) {
-        *cp = ((s[0] & 0x0fu) << 12) | ((s[1] & 0x3fu) << 6) | (s[2] & 0x3fu);
-        return 3;
-    }
-    if (n >= 4) {
-        *cp = ((s[0] & 0x07u) << 18) | ((s[1] & 0x3fu) << 12) | ((s[2] & 0x3fu) << 6) |
-              (s[3] & 0x3fu);
-        return 4;
-    }
-    *cp = s[0];
-    return 1;
-}
-
-/*
- * Python's str.isprintable() for the code points it most often rejects:
- * C1 controls, the non-space separators, format characters and private
- * use.  The full answer needs the Unicode database; the rest of the
- * non-printables (unassigned code points) are vanishingly rare in
- * parameter values.
- */
-static int py_printable(unsigned cp)
-{
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0xa0) || cp == 0xad)
-        return 0;
-    if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202f) ||
-        (cp >= 0x205f && cp <= 0x2064) || cp == 0x3000 || cp == 0xfeff ||
-        (cp >= 0xfff9 && cp <= 0xfffb))
-        return 0;
-    if ((cp >= 0xe000 && cp <= 0xf8ff) || cp >= 0xf0000)
-        return 0;
-    return 1;
-}
-
-/* repr() of a str: single quotes unless the text holds ' and no ". */
-static int py_repr_string(rn_buf *b, const char *s, size_t n)
-{
-    char quote = '\'';
-    if (memchr(s, '\'', n) && !memchr(s, '"', n))
-        quote = '"';
-    int rc = rn_buf_append(b, &quote, 1);
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned cp;
-        size_t k = utf8_next(u + i, n - i, &cp);
-        if (cp == (unsigned)quote || cp == '\\')
-            rc = rn_buf_printf(b, "\\%c", (char)cp);
-        else if (cp == '\t')
-            rc = rn_buf_append(b, "\\t", 2);
-        else if (cp == '\n')
-            rc = rn_buf_append(b, "\\n", 2);
-        else if (cp == '\r')
-            rc = rn_buf_append(b, "\\r", 2);
-        else if (py_printable(cp))
-            rc = rn_buf_append(b, s + i, k);
-        else if (cp <= 0xff)
-            rc = rn_buf_printf(b, "\\x%02x", cp);
-        else if (cp <= 0xffff)
-            rc = rn_buf_printf(b, "\\u%04x", cp);
-        else
-            rc = rn_buf_printf(b, "\\U%08x", cp);
-        i += k;
-    }
-    if (!rc)
-        rc = rn_buf_append(b, &quote, 1);
-    return rc;
-}
-
-static int py_str(rn_buf *b, const json_t *v, int nested)
-{
-    int rc = 0;
-    switch (json_typeof(v)) {
-    case JSON_STRING:
-        if (!nested)
-            return rn_buf_append(b, json_string_value(v), strlen(json_string_value(v)));
-        return py_repr_string(b, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return rn_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    case JSON_REAL:
-        /* json.dumps and repr agree on every finite float, and jansson
-         * holds no other kind. */
-        return rn_json_append_py(b, v, 0, 0);
-    case JSON_TRUE:
-        return rn_buf_append(b, "True", 4);
-    case JSON_FALSE:
-        return rn_buf_append(b, "False", 5);
-    case JSON_NULL:
-        return rn_buf_append(b, "None", 4);
-    case JSON_ARRAY: {
-        size_t i;
-        const json_t *item;
-        rc = rn_buf_append(b, "[", 1);
-        json_array_foreach(v, i, item) {
-            if (!rc && i)
-                rc = rn_buf_append(b, ", ", 2);
-            if (!rc)
-                rc = py_str(b, item, 1);
-        }
-        return rc ? rc : rn_buf_append(b, "]", 1);
-    }
-    case JSON_OBJECT: {
-        const char *key;
-        const json_t *item;
-        int first = 1;
-        rc = rn_buf_append(b, "{", 1);
-        json_object_foreach((json_t *)v, key, item) {
-            if (!rc && !first)
-                rc = rn_buf_append(b, ", ", 2);
-            first = 0;
-            if (!rc)
-                rc = py_repr_string(b, key, strlen(key));
-            if (!rc)
-                rc = rn_buf_append(b, ": ", 2);
-            if (!rc)
-                rc = py_str(b, item, 1);
-        }
-        return rc ? rc : rn_buf_append(b, "}", 1);
-    }
-    }
-    return rn_error_set(RN_EINVAL, "unexpected JSON value");
-}
-
-/* ------------------------------------------------------------------ */
 /* Operations                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Rendering a large parameter (a list of 10,000 items, say) for every
+ * task that sees it would cost more than starting the task: the last
+ * renderings of lists and mappings are kept, keyed by the value itself
+ * (scope values never change once set; the reference held keeps the
+ * address from being reused). */
+#define RENDER_SLOTS 16
+typedef struct rendered {
+    json_t *value;
+    int map;
+    char *text;
+} rendered;
+
+typedef struct shell_task {
+    rendered cache[RENDER_SLOTS];
+    unsigned next;
+} shell_task;
+
 static int shell_create(void **self, const rn_plugin_env *env, const json_t *config)
 {
-    /* Stateless: everything an attempt needs comes with its request. */
-    *self = NULL;
+    (void)env;
+    (void)config;
+    shell_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    *self = t;
     return 0;
 }
 
 static void shell_destroy(void *self)
 {
+    shell_task *t = self;
+    if (!t)
+        return;
+    for (unsigned i = 0; i < RENDER_SLOTS; i++) {
+        json_decref(t->cache[i].value);
+        free(t->cache[i].text);
+    }
+    free(t);
 }
 
 static int list_has(const json_t *list, const char *s)
@@ -312,27 +205,42 @@ static int build_script(rn_buf *b, const rn_task_request *req)
     return rc;
 }
 
-static int set_env_rendered(rn_launch *launch, const char *name, const json_t *value, int map)
+/* A map variable as runnable shows it (Python's str()), a parameter as
+ * json.dumps does (strings raw). */
+static char *render(const json_t *value, int map)
 {
-    int rc;
-    if (map) {
-        rn_buf b = { 0 };
-        rc = py_str(&b, value, 0);
-        if (!rc)
-            rc = rn_launch_setenv(launch, name, b.data ? b.data : "");
-        rn_buf_free(&b);
+    return map ? rn_py_str(value) : rn_json_render_env(value);
+}
+
+static int set_env_rendered(shell_task *t, rn_launch *launch, const char *name,
+                            const json_t *value, int map)
+{
+    if (!json_is_array(value) && !json_is_object(value)) {
+        char *text = render(value, map);
+        if (!text)
+            return rn_error_set(RN_ENOMEM, "cannot render parameter '%s'", name);
+        int rc = rn_launch_setenv(launch, name, text);
+        free(text);
         return rc;
     }
-    char *text = rn_json_render_env(value);
+    for (unsigned i = 0; i < RENDER_SLOTS; i++)
+        if (t->cache[i].value == value && t->cache[i].map == map)
+            return rn_launch_setenv(launch, name, t->cache[i].text);
+    char *text = render(value, map);
     if (!text)
         return rn_error_set(RN_ENOMEM, "cannot render parameter '%s'", name);
-    rc = rn_launch_setenv(launch, name, text);
-    free(text);
-    return rc;
+    rendered *slot = &t->cache[t->next++ % RENDER_SLOTS];
+    json_decref(slot->value);
+    free(slot->text);
+    slot->value = json_incref((json_t *)value);
+    slot->map = map;
+    slot->text = text;
+    return rn_launch_setenv(launch, name, text);
 }
 
 static int shell_prepare(void *self, const rn_task_request *req, rn_launch *launch)
 {
+    shell_task *t = self;
     const char *key;
     const json_t *v;
     int rc;
@@ -340,7 +248,7 @@ static int shell_prepare(void *self, const rn_task_request *req, rn_launch *laun
     /* Later entries replace earlier ones: map variables, then secrets,
      * then parameters, the order runnable builds its environment in. */
     json_object_foreach((json_t *)req->map_variables, key, v) {
-        if ((rc = set_env_rendered(launch, key, v, 1)) != 0)
+        if ((rc = set_env_rendered(t, launch, key, v, 1)) != 0)
             return rc;
     }
     json_object_foreach((json_t *)req->secrets, key, v) {
@@ -358,7 +266,7 @@ static int shell_prepare(void *self, const rn_task_request *req, rn_launch *laun
         const json_t *value = json_object_get(v, "value");
         if (!value)
             continue;
-        if ((rc = set_env_rendered(launch, key, value, 0)) != 0)
+        if ((rc = set_env_rendered(t, launch, key, value, 0)) != 0)
             return rc;
     }
 

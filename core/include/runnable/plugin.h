@@ -357,6 +357,11 @@ json_t *rn_json_loads_py(const char *text, size_t len);
 /* Render a parameter value for a shell environment: strings raw, other
  * values as rn_json_dumps_py(). malloc'd. */
 char *rn_json_render_env(const json_t *value);
+/* Python's str() of a JSON value: strings raw, True/False/None, floats in
+ * repr form, lists and dicts as Python's repr ({'k': [1, 'a']}): how
+ * runnable shows a map item to a task and names its branch.  malloc'd;
+ * NULL when out of memory. */
+char *rn_py_str(const json_t *value);
 
 /* SHA-256 of a file as lowercase hex (65 bytes with NUL), using runnable's
  * fingerprint for files of 1 GiB or more. */
