@@ -107,8 +107,9 @@ typedef struct rn_leaf {
     json_t *patched_returns;       /* their returns as [{name, kind}] */
     /* the attempt in flight (step.c) */
     json_t *attempt_json, *gets, *puts, *secrets, *view;
-    char *log_path;
+    char *log_path;                /* where the task writes its output */
     char log_name[512];
+    int log_fd;                    /* the output in memory, or -1 */
     int log_temporary, log_ok;
     rn_provider *task;
     rn_task_request req;

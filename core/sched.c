@@ -267,6 +267,7 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
     l->internal_name = name;
     l->scope = &f->scope;
     l->pidfd = -1;
+    l->log_fd = -1;
     if (s->e->retrying && node->type != RN_NODE_SUCCESS && node->type != RN_NODE_FAIL) {
         /* A retry skips a step whose last attempt succeeded (spec/services.md
          * §4.5); its success still drives the traversal. */

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -78,14 +81,18 @@ static void exec_log_name(const rn_node *node, const rn_scope *scope, char *out,
     rn_buf_free(&raw);
 }
 
-/* Where the step's output goes: straight into the catalog when the
- * provider keeps files locally (no copy), else a temporary file. */
-static int exec_log_open(rn_engine *e, rn_leaf *l)
+/*
+ * The attempt's output is captured in memory (a memfd the task writes
+ * through /proc/self/fd) and written to the catalog when the attempt ends,
+ * only if there is any: creating a file per step was most of the engine's
+ * own cost of a step that prints nothing (an inode allocation on ext4
+ * costs more than the rest of the step's bookkeeping together).  Where
+ * memfds are missing the log is a file from the start, as before.
+ */
+static int exec_log_target(rn_engine *e, rn_leaf *l)
 {
-    exec_log_name(l->node, l->scope, l->log_name, sizeof l->log_name);
     const rn_catalog_ops *o = catalog_ops(e);
     void *self = e->svc[RN_SVC_CATALOG]->self;
-    l->log_path = NULL;
     l->log_temporary = 0;
     if (o->locate && o->locate(self, e->run_id, l->log_name, &l->log_path) == 0) {
         char *slash = strrchr(l->log_path, '/');
@@ -94,16 +101,36 @@ static int exec_log_open(rn_engine *e, rn_leaf *l)
             rn_mkdir_p(l->log_path, 0777);
             *slash = '/';
         }
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        size_t n = strlen(tmp ? tmp : "/tmp") + strlen(l->log_name) + 64;
-        l->log_path = malloc(n);
+        return 0;
+    }
+    /* Not kept locally: a temporary file handed over with put_file. */
+    const char *tmp = getenv("TMPDIR");
+    size_t n = strlen(tmp ? tmp : "/tmp") + strlen(l->log_name) + 64;
+    l->log_path = malloc(n);
+    if (!l->log_path)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    snprintf(l->log_path, n, "%s/runnable-%d-%s", tmp ? tmp : "/tmp", (int)getpid(),
+             l->log_name);
+    l->log_temporary = 1;
+    return 0;
+}
+
+static int exec_log_open(rn_engine *e, rn_leaf *l)
+{
+    exec_log_name(l->node, l->scope, l->log_name, sizeof l->log_name);
+    l->log_path = NULL;
+    l->log_fd = memfd_create("rn-execution-log", MFD_CLOEXEC);
+    if (l->log_fd >= 0) {
+        /* The task opens this name, which is the memfd itself. */
+        l->log_path = malloc(48);
         if (!l->log_path)
             return rn_error_set(RN_ENOMEM, "out of memory");
-        snprintf(l->log_path, n, "%s/runnable-%d-%s", tmp ? tmp : "/tmp", (int)getpid(),
-                 l->log_name);
-        l->log_temporary = 1;
+        snprintf(l->log_path, 48, "/proc/self/fd/%d", l->log_fd);
+        return 0;
     }
+    int rc = exec_log_target(e, l);
+    if (rc < 0)
+        return rc;
     int fd = open(l->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return rn_error_set(RN_EIO, "cannot create execution log %s: %s", l->log_path,
@@ -114,23 +141,63 @@ static int exec_log_open(rn_engine *e, rn_leaf *l)
 
 static void exec_log_append(const rn_leaf *l, const char *text)
 {
-    int fd = open(l->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    int fd = l->log_fd >= 0 ? l->log_fd : open(l->log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         return;
+    if (l->log_fd >= 0)
+        lseek(fd, 0, SEEK_END);
     ssize_t w = write(fd, text, strlen(text));
     (void)w;
-    close(fd);
+    if (fd != l->log_fd)
+        close(fd);
 }
 
-static void exec_log_finish(rn_engine *e, rn_leaf *l)
+/* Copy the captured output to its file in the catalog. */
+static int exec_log_store(rn_engine *e, rn_leaf *l, off_t size)
 {
-    if (l->log_temporary) {
-        const rn_catalog_ops *o = catalog_ops(e);
-        o->put_file(e->svc[RN_SVC_CATALOG]->self, e->run_id, l->log_path, l->log_name);
-        unlink(l->log_path);
-    }
     free(l->log_path);
     l->log_path = NULL;
+    int rc = exec_log_target(e, l);
+    if (rc < 0)
+        return rc;
+    int out = open(l->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0)
+        return rn_error_set(RN_EIO, "cannot create execution log %s: %s", l->log_path,
+                            strerror(errno));
+    off_t off = 0;
+    while (off < size) {
+        ssize_t n = sendfile(out, l->log_fd, &off, (size_t)(size - off));
+        if (n <= 0) {
+            rc = rn_error_set(RN_EIO, "cannot write execution log %s: %s", l->log_path,
+                              n < 0 ? strerror(errno) : "short write");
+            break;
+        }
+    }
+    close(out);
+    return rc;
+}
+
+/* The attempt is over: its output goes to the catalog (only if there is
+ * any when it was captured in memory). */
+static int exec_log_finish(rn_engine *e, rn_leaf *l)
+{
+    int rc = 0;
+    if (l->log_fd >= 0) {
+        struct stat st;
+        if (fstat(l->log_fd, &st) == 0 && st.st_size > 0)
+            rc = exec_log_store(e, l, st.st_size);
+        close(l->log_fd);
+        l->log_fd = -1;
+    }
+    if (rc == 0 && l->log_temporary && l->log_path) {
+        const rn_catalog_ops *o = catalog_ops(e);
+        rc = o->put_file(e->svc[RN_SVC_CATALOG]->self, e->run_id, l->log_path, l->log_name);
+    }
+    if (l->log_temporary && l->log_path)
+        unlink(l->log_path);
+    free(l->log_path);
+    l->log_path = NULL;
+    return rc;
 }
 
 /* Run the catalog patterns of one stage; a miss fails the step. */
@@ -244,6 +311,9 @@ void rn_leaf_release(rn_leaf *l)
     json_decref(l->secrets);
     json_decref(l->view);
     l->attempt_json = l->gets = l->puts = l->secrets = l->view = NULL;
+    if (l->log_fd >= 0)
+        close(l->log_fd);
+    l->log_fd = -1;
     if (l->log_path && l->log_temporary)
         unlink(l->log_path);
     free(l->log_path);
@@ -410,7 +480,11 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             exec_log_append(l, l->msg);
             exec_log_append(l, "\n");
         }
-        exec_log_finish(e, l);
+        /* Output that cannot be kept fails the attempt, saying why. */
+        if (exec_log_finish(e, l) < 0 && l->success) {
+            l->success = 0;
+            snprintf(l->msg, sizeof l->msg, "%s", rn_error_last());
+        }
     }
 
     char t1[40];

@@ -69,10 +69,10 @@ EOF
                 ;;
             file-system)
                 expect_file .catalog/ok/out.txt "$what: put file in .catalog/<run_id>/"
-                # small.yaml: tasks produce and consume (no log for success)
-                n=$(find .catalog/ok -name '*.execution.log' | wc -l)
-                [ "$n" -eq 2 ] || fail "$what: one execution log per task" "found $n for 2 tasks"
-                pass "$what: one execution log per task"
+                # fail.yaml's boom prints to stderr: its log is kept
+                n=$(find .catalog/bad -name 'boom*.execution.log' | wc -l)
+                [ "$n" -eq 1 ] || fail "$what: the failing task's output is kept" "found $n"
+                pass "$what: the failing task's output is kept"
                 ;;
         esac
         if [ "$store" != buffered ]; then
