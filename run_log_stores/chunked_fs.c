@@ -454,8 +454,7 @@ static int ck_scan(struct ck_store *s, struct ck_run *r)
                 if (!rc && (rc = rn_docfile_load(df)) != 0)
                     rn_docfile_free(df);
                 if (!rc) {
-                    const json_t *in = json_object_get(rn_docfile_root_fields(df), "internal_name");
-                    const char *nm = json_is_string(in) ? json_string_value(in) : guess;
+                    const char *nm = rn_docfile_root_name(df) ? rn_docfile_root_name(df) : guess;
                     if (ck_branch_get(r, nm))
                         rn_docfile_free(df); /* same branch under its other name */
                     else
@@ -487,16 +486,17 @@ static int ck_get_run(void *self, const char *run_id, json_t **out)
     if (rc)
         return rc;
 
-    json_t *doc = rn_docfile_json(r->root);
+    json_t *doc = NULL;
     json_t *docs = json_object(); /* branch name -> its document */
-    if (!doc || !docs) {
+    if ((rc = rn_docfile_json(&doc, r->root)) != 0 || !docs) {
         json_decref(doc);
         json_decref(docs);
-        return ck_oom();
+        return rc ? rc : ck_oom();
     }
     for (size_t i = 0; !rc && i < r->nbr; i++) {
-        json_t *b = rn_docfile_json(r->br[i].df);
-        if (!b || json_object_set_new(docs, r->br[i].name, b) != 0)
+        json_t *b = NULL;
+        rc = rn_docfile_json(&b, r->br[i].df);
+        if (!rc && json_object_set_new(docs, r->br[i].name, b) != 0)
             rc = ck_oom();
     }
     for (size_t i = 0; !rc && i < r->nbr; i++) {
@@ -622,14 +622,23 @@ static int ck_put_branch(void *self, const char *run_id, const json_t *branch_lo
 static int ck_close_run(void *self, const char *run_id)
 {
     struct ck_store *s = self;
+    int rc = 0;
     for (size_t i = 0; i < s->nruns; i++) {
-        if (strcmp(s->runs[i]->run_id, run_id) != 0)
+        struct ck_run *r = s->runs[i];
+        if (strcmp(r->run_id, run_id) != 0)
             continue;
-        ck_run_free(s->runs[i]);
+        /* The room kept for growth goes (see json_docfile.h). */
+        rc = rn_docfile_finish(r->root);
+        for (size_t k = 0; k < r->nbr; k++) {
+            int brc = rn_docfile_finish(r->br[k].df);
+            if (!rc)
+                rc = brc;
+        }
+        ck_run_free(r);
         s->runs[i] = s->runs[--s->nruns];
         break;
     }
-    return 0;
+    return rc;
 }
 
 static const rn_run_log_store_ops ck_ops = {

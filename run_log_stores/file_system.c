@@ -213,8 +213,7 @@ static int fs_get_run(void *self, const char *run_id, json_t **out)
     int rc = fs_open(self, run_id, &r);
     if (rc)
         return rc;
-    *out = rn_docfile_json(r->df);
-    return *out ? 0 : fs_oom();
+    return rn_docfile_json(out, r->df);
 }
 
 static int fs_put_run_fields(void *self, const char *run_id, const json_t *run_log)
@@ -270,12 +269,13 @@ static int fs_close_run(void *self, const char *run_id)
     struct fs_run *r = fs_find(s, run_id);
     if (!r)
         return 0;
-    /* Every write was complete (and synced if asked) when it returned:
-     * only memory and the shadow file are left to release. */
+    /* Every write was complete (and synced if asked) when it returned;
+     * what is left is the room kept for growth, memory and the shadow. */
+    int rc = rn_docfile_finish(r->df);
     rn_docfile_free(r->df);
     free(r->run_id);
     *r = s->runs[--s->nruns];
-    return 0;
+    return rc;
 }
 
 static const rn_run_log_store_ops fs_ops = {

@@ -3,39 +3,58 @@
  * docs/run-log-layout.md).
  *
  * In memory the document is a tree of nodes (the root, its steps, their
- * branches, ...).  Each node keeps the text of its own members, formatted
- * exactly like Python's json.dumps(indent=4, ensure_ascii=True), cut into
- * four parts around the places that change independently:
+ * branches, ...).  The text of each node's own members, formatted exactly
+ * like Python's json.dumps(indent=4, ensure_ascii=True), is cut into parts
+ * around the places that change independently:
  *
  *     open  = [",\n<indent>"<name>": ]{ ...members before status... "status":
  *     slot  = "PROCESSING"            the status, padded with spaces to a
  *                                     fixed width so a new status fits
  *     mid   = , ...more members... "steps": {
  *     (children, each a node)
- *     close = } , ...members after the children... }
+ *     close = }                       the children map closes
+ *     gap   = spaces                  the root only, see below; else empty
+ *     rest  = , ...members after the children... }
  *
  * The file is the concatenation of all parts in document order, and every
- * part knows its byte offset.  A change re-serialises only the nodes it
- * touches; a part whose length is unchanged is rewritten where it is (a
- * status), and from the first part whose length changed (or where a node
- * was inserted) the rest of the file is rewritten.  Steps are appended at
- * the end of their map and members that change often sit after it, so
- * that rest is normally one step and the closing members: O(step), not
- * O(document).
+ * node knows the byte offset and length of each of its parts.  That is all
+ * a node keeps once it is written: neither its members nor their text stay
+ * in memory (a run of 10,000 map iterations would otherwise hold the whole
+ * run log twice).  A put serialises the node it is given; a part whose
+ * length is unchanged is compared with what the file holds and, if
+ * different, rewritten where it is (a status); from the first part whose
+ * length changed (or where a node was inserted) the rest of the file is
+ * rewritten, its unchanged parts read back from the file.  Steps are
+ * appended at the end of their map and members that change often sit after
+ * it, so that rest is normally one step and the closing members: O(step),
+ * not O(document).
+ *
+ * The closing members of the root can be large (a map's list of items is
+ * in the run's parameters), and moving them on every put would make a long
+ * map quadratic.  So when they are, the root's gap holds as many spaces
+ * (whitespace between "}" and "," is valid JSON): what is inserted before
+ * it uses up the gap and nothing after it moves, until the gap is used up
+ * and the closing members move once, with a new gap.  rn_docfile_finish()
+ * removes the gap when the run is closed.
+ *
+ * Text not yet written is "fresh": kept on its node until a write of it
+ * succeeds, so a failed write loses nothing and is simply done again by
+ * the next flush.  Everything else is read from the visible file, which
+ * always holds the version this process last wrote.
  *
  * Writes never touch the visible file in place, because no write of more
  * than one page is atomic when the process is killed: the kernel copies a
  * write page by page and stops between pages for SIGKILL, and a power
  * loss can persist any subset of the pages.  Instead the file has a hidden
  * twin (the shadow, ".<name>.shadow") that holds the previous version.
- * A flush brings the shadow up to date with the same incremental writes,
- * then swaps the two names with renameat2(RENAME_EXCHANGE), which is
- * atomic: the visible name always holds a complete document, and what was
- * visible becomes the new shadow, one version behind.  The next flush
- * rewrites in the shadow what changed in the last two flushes.
+ * A flush brings the shadow up to date with the same incremental writes
+ * (what the last flush changed is copied over from the visible file), then
+ * swaps the two names with renameat2(RENAME_EXCHANGE), which is atomic:
+ * the visible name always holds a complete document, and what was visible
+ * becomes the new shadow, one version behind.
  *
  * Where the file system cannot exchange names, the writer falls back to
- * rewriting the visible file in place (one pwrite per flush, small suffixes
+ * rewriting the visible file in place (one pwrite per flush, small changes
  * only; anything else through a complete copy and rename()).
  */
 #include "config.h"
@@ -52,7 +71,7 @@
 #include "runnable/plugin.h"
 #include "json_docfile.h"
 
-enum { P_OPEN, P_SLOT, P_MID, P_CLOSE, P_N };
+enum { P_OPEN, P_SLOT, P_MID, P_CLOSE, P_GAP, P_REST, P_N };
 
 /* "PROCESSING" with its quotes: every status of spec §4 fits. */
 #define SLOT_MIN 12
@@ -60,71 +79,83 @@ enum { P_OPEN, P_SLOT, P_MID, P_CLOSE, P_N };
 #define PAD_MAX (64 * 1024)
 /* In-place fallback: larger suffixes go through a complete copy. */
 #define INPLACE_MAX (64 * 1024)
+/* The root's closing members get a gap of their own size from this size
+ * on; smaller ones are cheaper to move than to leave room for. */
+#define GAP_MIN (8 * 1024)
+/* Copies between files go through a buffer of at most this size. */
+#define COPY_CHUNK (1024 * 1024)
 #define NONE_OFF SIZE_MAX
 
 typedef struct df_node {
-    rn_df_kind kind;
     char *name;              /* key in the parent's map; NULL for the root */
-    json_t *fields;          /* own members, without the children member */
     struct df_node *parent;
     struct df_node **kids;
-    size_t nkids, kids_cap;
-    size_t index;            /* position among the parent's kids */
-    int level;               /* JSON nesting depth of the node's '{' */
-    char *text;              /* the four parts, back to back */
+    uint32_t nkids, kids_cap;
+    uint32_t index;          /* position among the parent's kids */
+    char *text;              /* the fresh parts, back to back in part order */
     size_t len[P_N];
     size_t off[P_N];         /* in the file; meaningless while is_new */
-    size_t slot_w;           /* reserved width of the status slot */
-    unsigned is_new : 1;     /* not laid out in the file yet */
-    unsigned regen;          /* parts (1 << P_*) to regenerate; 0: clean */
+    uint32_t slot_w;         /* reserved width of the status slot */
+    unsigned short level;    /* JSON nesting depth of the node's '{' */
+    unsigned char kind;      /* rn_df_kind */
+    unsigned char fresh;     /* parts (BIT(P_*)) whose text is in `text`, unwritten */
+    unsigned char is_new;    /* not laid out in the file yet */
+    unsigned char dirty;     /* listed in df->dirty */
 } df_node;
 
-#define ALL_PARTS ((1u << P_N) - 1)
+#define BIT(p) (1u << (p))
+/* The parts that have text; the gap is only spaces. */
+#define ALL_PARTS (((1u << P_N) - 1) & ~BIT(P_GAP))
 
-typedef struct df_ref {
-    df_node *node;
-    int part;
-} df_ref;
+typedef struct df_range {
+    size_t off, len;
+} df_range;
 
-typedef struct df_refs {
-    df_ref *v;
-    size_t n, cap;
-} df_refs;
+/* A part rewritten where it is by the flush in progress. */
+typedef struct df_patch {
+    size_t off, len;
+    const char *text;
+} df_patch;
 
 enum { VIS_NONE, VIS_FOREIGN, VIS_OURS };
 enum { MODE_EXCHANGE, MODE_INPLACE };
 
 struct rn_docfile {
-    char *path, *shadow, *dir;
+    char *path, *shadow;
+    char *root_name;         /* the root's internal_name, as last loaded */
     rn_df_kind root_kind;
     int nested, fsync_it;
     df_node *root;
     df_node **index;         /* name -> node, open addressing */
     size_t index_cap, index_n;
-    df_node **dirty;
+    df_node **dirty;         /* nodes with fresh text */
     size_t ndirty, dirty_cap;
     size_t end;              /* length of the document text */
-    int need_full;           /* lay out and write everything next time */
+    size_t x;                /* where the next flush starts moving text; NONE_OFF */
+    int need_full;           /* nothing of the document is in the file: write it all */
+    int no_gap;              /* rn_docfile_finish() was called */
+    int stale;               /* the file may not match memory: load it again */
     int mode;
-    /* The visible file as this process last saw it. */
+    /* The visible file as this process last wrote (or read) it. */
     int vis;
     dev_t vis_dev;
     ino_t vis_ino;
     off_t vis_size;
     struct timespec vis_mtime;
-    /* The shadow: valid only when sh_known; it then equals the document
-     * except from offset sh_from on and in the parts of sh_pending. */
+    int rd_fd;               /* the visible file, open for reading during a change */
+    /* The shadow: valid only when sh_known; it then equals the visible
+     * file except in [sh_from, sh_to), in the ranges sh_pending, and past
+     * the end of the document. */
     int sh_known;
     dev_t sh_dev;
     ino_t sh_ino;
     size_t sh_phys;
-    size_t sh_from;
-    df_refs sh_pending;
-    df_refs cur;             /* in-place parts of the flush in progress */
-    /* The caller's run_config object last seen (a held reference, so
-     * its address cannot be reused): see update_fields(). */
+    size_t sh_from, sh_to;
+    df_range *sh_pending;
+    size_t sh_npending;
+    /* The caller's run_config object last written (a held reference, so
+     * its address cannot be reused): see rn_docfile_set_root(). */
     json_t *rc_seen;
-    rn_buf scratch;          /* reused: one allocation, not one per flush */
 };
 
 #define TRY(expr) do { if (!rc) rc = (expr); } while (0)
@@ -188,20 +219,21 @@ typedef struct df_member {
     int role;
 } df_member;
 
-/* Members in the order they are written: the kind's known keys (always
- * including the children member), then any others in insertion order.
- * `m` has room for json_object_size(fields) + 1 entries. */
-static size_t order_members(const df_node *n, df_member *m)
+/* Members of `obj` in the order they are written: the kind's known keys
+ * (always including the children member, whose value in `obj` is
+ * ignored), then any others in insertion order.  `m` has room for
+ * json_object_size(obj) + 1 entries. */
+static size_t order_members(rn_df_kind kind, const json_t *obj, df_member *m)
 {
-    const char *const *keys = kind_keys(n->kind);
-    const char *ck = children_key(n->kind);
+    const char *const *keys = kind_keys(kind);
+    const char *ck = children_key(kind);
     size_t k = 0;
     for (size_t i = 0; keys[i]; i++) {
         if (!strcmp(keys[i], ck)) {
             m[k++] = (df_member){ck, NULL, M_KIDS};
             continue;
         }
-        json_t *v = json_object_get(n->fields, keys[i]);
+        json_t *v = json_object_get(obj, keys[i]);
         if (!v)
             continue;
         int role = !strcmp(keys[i], "status") && json_is_string(v) ? M_SLOT : M_PLAIN;
@@ -209,7 +241,7 @@ static size_t order_members(const df_node *n, df_member *m)
     }
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)n->fields, key, v) {
+    json_object_foreach((json_t *)obj, key, v) {
         if (!is_known(keys, key))
             m[k++] = (df_member){key, v, M_PLAIN};
     }
@@ -243,7 +275,7 @@ static df_node *index_get(const rn_docfile *df, const char *name)
 static int index_put(rn_docfile *df, df_node *node)
 {
     if ((df->index_n + 1) * 4 >= df->index_cap * 3) {
-        size_t ncap = df->index_cap ? df->index_cap * 2 : 64;
+        size_t ncap = df->index_cap ? df->index_cap * 2 : 16;
         df_node **nv = calloc(ncap, sizeof *nv);
         if (!nv)
             return oom();
@@ -280,7 +312,6 @@ static void node_free(df_node *n)
     free(n->kids);
     free(n->name);
     free(n->text);
-    json_decref(n->fields);
     free(n);
 }
 
@@ -289,7 +320,7 @@ static df_node *node_new(rn_df_kind kind, const char *name)
     df_node *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
-    n->kind = kind;
+    n->kind = (unsigned char)kind;
     n->is_new = 1;
     if (name && !(n->name = strdup(name))) {
         free(n);
@@ -298,29 +329,21 @@ static df_node *node_new(rn_df_kind kind, const char *name)
     return n;
 }
 
-static int mark_dirty(rn_docfile *df, df_node *n, unsigned parts)
+/* Where `n` goes among `parent`'s kids: placed before its text is made,
+ * which depends on it (the leading comma, the indentation). */
+static void node_attach(df_node *n, df_node *parent)
 {
-    if (n->regen) {
-        n->regen |= parts;
-        return 0;
-    }
-    if (df->ndirty == df->dirty_cap) {
-        size_t ncap = df->dirty_cap ? df->dirty_cap * 2 : 16;
-        df_node **nv = realloc(df->dirty, ncap * sizeof *nv);
-        if (!nv)
-            return oom();
-        df->dirty = nv;
-        df->dirty_cap = ncap;
-    }
-    df->dirty[df->ndirty++] = n;
-    n->regen = parts;
-    return 0;
+    n->parent = parent;
+    n->index = parent->nkids;
+    n->level = (unsigned short)(parent->level + 2);
 }
 
 static int add_kid(rn_docfile *df, df_node *parent, df_node *kid)
 {
     if (parent->nkids == parent->kids_cap) {
-        size_t ncap = parent->kids_cap ? parent->kids_cap * 2 : 4;
+        if (parent->kids_cap >= UINT32_MAX / 2)
+            return rn_error_set(RN_EINVAL, "%s: too many steps or branches in one map", df->path);
+        uint32_t ncap = parent->kids_cap ? parent->kids_cap * 2 : 2;
         df_node **nv = realloc(parent->kids, ncap * sizeof *nv);
         if (!nv)
             return oom();
@@ -330,63 +353,118 @@ static int add_kid(rn_docfile *df, df_node *parent, df_node *kid)
     int rc = index_put(df, kid);
     if (rc)
         return rc;
-    kid->parent = parent;
-    kid->index = parent->nkids;
-    kid->level = parent->level + 2;
+    node_attach(kid, parent);
     parent->kids[parent->nkids++] = kid;
     return 0;
 }
 
-/* A copy of `obj` without `skip`; values deep-copied because the caller
- * keeps mutating its own document after handing it over. */
-static json_t *copy_without(const json_t *obj, const char *skip)
+static int mark_dirty(rn_docfile *df, df_node *n)
 {
-    json_t *out = json_object();
-    if (!out)
-        return NULL;
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)obj, key, v) {
-        if (!strcmp(key, skip))
-            continue;
-        if (json_object_set_new(out, key, json_deep_copy(v)) != 0) {
-            json_decref(out);
-            return NULL;
+    if (n->dirty)
+        return 0;
+    if (df->ndirty == df->dirty_cap) {
+        size_t ncap = df->dirty_cap ? df->dirty_cap * 2 : 8;
+        df_node **nv = realloc(df->dirty, ncap * sizeof *nv);
+        if (!nv)
+            return oom();
+        df->dirty = nv;
+        df->dirty_cap = ncap;
+    }
+    df->dirty[df->ndirty++] = n;
+    n->dirty = 1;
+    return 0;
+}
+
+/* Where part p's text starts inside n->text (p must be fresh). */
+static size_t fresh_at(const df_node *n, int p)
+{
+    size_t s = 0;
+    for (int i = 0; i < p; i++)
+        if (n->fresh & BIT(i))
+            s += n->len[i];
+    return s;
+}
+
+/* Make the parts in `which` fresh with the texts src[p] of lengths
+ * lens[p]; other fresh parts keep theirs. */
+static int set_parts(df_node *n, unsigned which, const char *const src[P_N],
+                     const size_t lens[P_N])
+{
+    unsigned nf = n->fresh | which;
+    size_t total = 0;
+    for (int p = 0; p < P_N; p++)
+        if (nf & BIT(p))
+            total += which & BIT(p) ? lens[p] : n->len[p];
+    char *t = malloc(total ? total : 1);
+    if (!t)
+        return oom();
+    size_t o = 0;
+    for (int p = 0; p < P_N; p++) {
+        if (which & BIT(p)) {
+            memcpy(t + o, src[p], lens[p]);
+            o += lens[p];
+        } else if (nf & BIT(p)) {
+            memcpy(t + o, n->text + fresh_at(n, p), n->len[p]);
+            o += n->len[p];
         }
     }
-    return out;
+    for (int p = 0; p < P_N; p++)
+        if (which & BIT(p))
+            n->len[p] = lens[p];
+    free(n->text);
+    n->text = t;
+    n->fresh = (unsigned char)nf;
+    return 0;
+}
+
+static void drop_text(df_node *n)
+{
+    free(n->text);
+    n->text = NULL;
+    n->fresh = 0;
 }
 
 /* ---- text ---------------------------------------------------------- */
+
+/* Room for `extra` more bytes (and the NUL rn_buf keeps). */
+static int buf_reserve(rn_buf *b, size_t extra)
+{
+    if (extra > SIZE_MAX - b->len - 1)
+        return oom();
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < need)
+        ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    char *p = realloc(b->data, ncap);
+    if (!p)
+        return oom();
+    b->data = p;
+    b->cap = ncap;
+    return 0;
+}
 
 static int put_lit(rn_buf *b, const char *s)
 {
     return rn_buf_append(b, s, strlen(s));
 }
 
-static int put_indent(rn_buf *b, int level)
-{
-    static const char spaces[] = "                                                                ";
-    int rc = rn_buf_append(b, "\n", 1);
-    size_t n = (size_t)level * 4;
-    while (!rc && n) {
-        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-        rc = rn_buf_append(b, spaces, k);
-        n -= k;
-    }
-    return rc;
-}
-
 static int put_spaces(rn_buf *b, size_t n)
 {
-    static const char spaces[] = "                                                                ";
-    int rc = 0;
-    while (!rc && n) {
-        size_t k = n < sizeof spaces - 1 ? n : sizeof spaces - 1;
-        rc = rn_buf_append(b, spaces, k);
-        n -= k;
-    }
-    return rc;
+    int rc = buf_reserve(b, n);
+    if (rc)
+        return rc;
+    memset(b->data + b->len, ' ', n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int put_indent(rn_buf *b, int level)
+{
+    int rc = rn_buf_append(b, "\n", 1);
+    return rc ? rc : put_spaces(b, (size_t)level * 4);
 }
 
 static int put_key(rn_buf *b, const char *key)
@@ -410,37 +488,33 @@ static int put_key(rn_buf *b, const char *key)
     return rc;
 }
 
-static size_t part_start(const df_node *n, int p);
-
 /*
- * Serialise node `n`'s own parts into `b`; lens receives their sizes.
- * Parts not in `mask` are copied from the node's current text instead of
- * being generated: a step appended to the root must not re-serialise the
- * root's run_config (megabytes for a large pipeline).
+ * Serialise the parts in `mask` of node `n` with the members of `obj`
+ * (its children member ignored) into `b`, back to back in part order;
+ * lens[p] receives the size of each part generated.  Parts not in `mask`
+ * are skipped: a put of the root must not re-serialise its run_config
+ * (megabytes for a large pipeline) when it did not change.  The gap is
+ * never generated.
  */
-static int regen(df_node *n, rn_buf *b, size_t lens[P_N], unsigned mask)
+static int regen(df_node *n, const json_t *obj, unsigned mask, rn_buf *b, size_t lens[P_N])
 {
     df_member stack_m[16], *m = stack_m;
-    size_t cap = json_object_size(n->fields) + 1;
+    size_t cap = json_object_size(obj) + 1;
     if (cap > sizeof stack_m / sizeof *stack_m && !(m = malloc(cap * sizeof *m)))
         return oom();
-    size_t nm = order_members(n, m);
+    size_t nm = order_members(n->kind, obj, m);
     size_t mark = b->len;
     int cur = P_OPEN, rc = 0, L = n->level;
-#define GEN (mask & (1u << cur))
-#define OLD(p) rn_buf_append(b, n->text + part_start(n, (p)), n->len[(p)])
+#define GEN (mask & BIT(cur))
 #define ENTER(p)                                  \
     do {                                          \
-        lens[cur] = b->len - mark;                \
+        if (GEN)                                  \
+            lens[cur] = b->len - mark;            \
         mark = b->len;                            \
         cur = (p);                                \
-        if (!GEN)                                 \
-            TRY(OLD(cur));                        \
     } while (0)
 
-    if (!GEN) {
-        TRY(OLD(P_OPEN));
-    } else {
+    if (GEN) {
         if (n->parent) {
             if (n->index)
                 TRY(rn_buf_append(b, ",", 1));
@@ -464,10 +538,11 @@ static int regen(df_node *n, rn_buf *b, size_t lens[P_N], unsigned mask)
                 size_t s0 = b->len;
                 TRY(rn_json_append_py(b, m[i].value, 0, 0));
                 size_t w = b->len - s0;
-                if (w > n->slot_w)
-                    n->slot_w = w < SLOT_MIN ? SLOT_MIN : w;
+                if (!rc && w > n->slot_w)
+                    n->slot_w = (uint32_t)(w < SLOT_MIN ? SLOT_MIN : w);
                 /* Spaces between a value and the next ',' are valid JSON. */
-                TRY(put_spaces(b, n->slot_w - w));
+                if (!rc && n->slot_w > w)
+                    TRY(put_spaces(b, n->slot_w - w));
             }
             ENTER(P_MID);
         } else if (m[i].role == M_KIDS) {
@@ -484,6 +559,8 @@ static int regen(df_node *n, rn_buf *b, size_t lens[P_N], unsigned mask)
                 TRY(put_indent(b, L + 1));
             if (GEN)
                 TRY(rn_buf_append(b, "}", 1));
+            ENTER(P_GAP); /* never generated: spaces the layout decides */
+            ENTER(P_REST);
         } else if (GEN) {
             TRY(rn_json_append_py(b, m[i].value, RN_JSON_INDENT4, L + 1));
         }
@@ -493,23 +570,183 @@ static int regen(df_node *n, rn_buf *b, size_t lens[P_N], unsigned mask)
         TRY(rn_buf_append(b, "}", 1));
         if (!n->parent)
             TRY(rn_buf_append(b, "\n", 1));
+        lens[P_REST] = b->len - mark;
     }
-    lens[P_CLOSE] = b->len - mark;
 #undef GEN
-#undef OLD
 #undef ENTER
     if (m != stack_m)
         free(m);
     return rc;
 }
 
-static size_t part_start(const df_node *n, int p)
+/* ---- reading the visible file ---------------------------------------- */
+
+static int io_error(const char *what, const char *path)
 {
-    size_t s = 0;
-    for (int i = 0; i < p; i++)
-        s += n->len[i];
-    return s;
+    return rn_error_set(RN_EIO, "cannot %s %s: %s", what, path, strerror(errno));
 }
+
+/* The file no longer holds what memory describes. */
+static int stale_error(rn_docfile *df, const char *why)
+{
+    df->stale = 1;
+    return rn_error_set(RN_EIO, "%s %s; it will be read again", df->path, why);
+}
+
+static void vis_close(rn_docfile *df)
+{
+    if (df->rd_fd >= 0)
+        close(df->rd_fd);
+    df->rd_fd = -1;
+}
+
+/* The visible file open for reading; it must be the one this process
+ * last wrote. */
+static int vis_open(rn_docfile *df)
+{
+    if (df->rd_fd >= 0)
+        return 0;
+    if (df->vis != VIS_OURS)
+        return stale_error(df, "is not the file this process wrote");
+    int fd = open(df->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return stale_error(df, "was removed while this process was writing it");
+        return io_error("open", df->path);
+    }
+    if (fstat(fd, &st) != 0 || st.st_ino != df->vis_ino || st.st_dev != df->vis_dev) {
+        close(fd);
+        return stale_error(df, "was replaced by another process during a write");
+    }
+    df->rd_fd = fd;
+    return 0;
+}
+
+static int pread_all(int fd, char *p, size_t len, size_t off)
+{
+    while (len) {
+        ssize_t r = pread(fd, p, len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -1 : 1;
+        p += r;
+        len -= (size_t)r;
+        off += (size_t)r;
+    }
+    return 0;
+}
+
+/* Append bytes [off, off + len) of the visible file to `b`. */
+static int read_visible(rn_docfile *df, size_t off, size_t len, rn_buf *b)
+{
+    if (!len)
+        return 0;
+    int rc = vis_open(df);
+    TRY(buf_reserve(b, len));
+    if (rc)
+        return rc;
+    int r = pread_all(df->rd_fd, b->data + b->len, len, off);
+    if (r < 0)
+        return io_error("read", df->path);
+    if (r > 0)
+        return stale_error(df, "is shorter than this process wrote it");
+    b->len += len;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+/* Append the current text of part p of `n` to `b`. */
+static int part_text(rn_docfile *df, const df_node *n, int p, rn_buf *b)
+{
+    if (n->fresh & BIT(p))
+        return rn_buf_append(b, n->text + fresh_at(n, p), n->len[p]);
+    return read_visible(df, n->off[p], n->len[p], b);
+}
+
+/* ---- applying a change ------------------------------------------------ */
+
+static void note_move(rn_docfile *df, size_t at)
+{
+    if (at < df->x)
+        df->x = at;
+}
+
+/*
+ * The parts in `mask` of node `n` are now as generated in b[0..] with
+ * lengths lens[]: keep those that differ from the current text as fresh.
+ * A part of another length moves everything after it: the next flush
+ * rewrites from there.
+ */
+static int take_parts(rn_docfile *df, df_node *n, unsigned mask, const rn_buf *b,
+                      const size_t lens[P_N])
+{
+    const char *src[P_N] = {0};
+    unsigned changed = 0;
+    size_t o = 0;
+    int rc = 0;
+    rn_buf old = {0};
+    for (int p = 0; p < P_N && !rc; p++) {
+        if (!(mask & BIT(p)))
+            continue;
+        src[p] = b->data + o;
+        o += lens[p];
+        if (n->is_new) {
+            changed |= BIT(p);
+        } else if (lens[p] != n->len[p]) {
+            changed |= BIT(p);
+            note_move(df, n->off[p]);
+        } else if (lens[p]) {
+            old.len = 0;
+            rc = part_text(df, n, p, &old);
+            if (!rc && memcmp(old.data, src[p], lens[p]) != 0)
+                changed |= BIT(p);
+        }
+    }
+    rn_buf_free(&old);
+    /* Listed first: fresh text that no flush knows of would be lost. */
+    if (!rc && changed)
+        rc = mark_dirty(df, n);
+    if (!rc && changed)
+        rc = set_parts(n, changed, src, lens);
+    return rc;
+}
+
+/* Regenerate the parts in `mask` of `n` from `obj` and take them. */
+static int apply(rn_docfile *df, df_node *n, const json_t *obj, unsigned mask)
+{
+    rn_buf b = {0};
+    size_t lens[P_N] = {0};
+    int rc = regen(n, obj, mask, &b, lens);
+    if (!rc)
+        rc = take_parts(df, n, mask, &b, lens);
+    rn_buf_free(&b);
+    return rc;
+}
+
+/* `parent` got its first kid: its children map, written {} so far, now
+ * closes on a line of its own. */
+static int first_kid(rn_docfile *df, df_node *parent)
+{
+    rn_buf b = {0};
+    size_t lens[P_N] = {0};
+    int rc = put_indent(&b, parent->level + 1);
+    TRY(rn_buf_append(&b, "}", 1));
+    lens[P_CLOSE] = b.len;
+    if (!rc) {
+        /* A put of the parent after this regenerates the same text. */
+        const char *src[P_N] = {NULL, NULL, NULL, b.data, NULL, NULL};
+        if (!parent->is_new)
+            note_move(df, parent->off[P_CLOSE]);
+        rc = mark_dirty(df, parent);
+        TRY(set_parts(parent, BIT(P_CLOSE), src, lens));
+    }
+    rn_buf_free(&b);
+    return rc;
+}
+
+/* ---- laying out --------------------------------------------------------- */
 
 /* Index of the last laid-out kid starting at or before `at` (0 if none):
  * the first kid that can hold anything at or after `at`.  Kids not laid
@@ -532,60 +769,148 @@ static size_t first_kid_at(const df_node *n, size_t at)
     return lo;
 }
 
-static int place_part(df_node *n, int p, size_t *cursor, rn_buf *out)
+/*
+ * A walk over the parts at or after `x` (and all parts of new nodes), in
+ * document order: the text a flush rewrites, [x, cursor).  With `out`, it
+ * is appended there (unwritten parts from memory, the others read from
+ * the visible file, adjacent ones in one read); with `assign`, the parts
+ * get their new offsets.  Both kinds of walk take the same decisions.
+ */
+typedef struct df_walk {
+    rn_docfile *df;
+    size_t x, cursor;
+    int assign;
+    rn_buf *out;
+    size_t gap;              /* the root's gap; SIZE_MAX: as the layout decides */
+    size_t end;              /* the new length of the document */
+    size_t rd_off, rd_len;   /* file bytes still to append to out */
+    int rc;
+} df_walk;
+
+static void walk_drain(df_walk *w)
 {
-    n->off[p] = *cursor;
-    *cursor += n->len[p];
-    return rn_buf_append(out, n->text + part_start(n, p), n->len[p]);
+    if (w->rd_len && !w->rc)
+        w->rc = read_visible(w->df, w->rd_off, w->rd_len, w->out);
+    w->rd_len = 0;
 }
 
-/* Give new offsets to every part at or after `x` (all parts of new nodes)
- * and append their text to `out`: the document from `x` to its end. */
-static int place(df_node *n, size_t x, size_t *cursor, rn_buf *out)
+static void walk_part(df_walk *w, df_node *n, int p)
 {
-    int rc = 0, all = n->is_new;
-    for (int p = P_OPEN; p < P_CLOSE && !rc; p++)
-        if (all || n->off[p] >= x)
-            rc = place_part(n, p, cursor, out);
-    for (size_t i = all ? 0 : first_kid_at(n, x); !rc && i < n->nkids; i++)
-        rc = place(n->kids[i], x, cursor, out);
-    if (!rc && (all || n->off[P_CLOSE] >= x))
-        rc = place_part(n, P_CLOSE, cursor, out);
-    n->is_new = 0;
-    return rc;
-}
-
-/* Append the text of the parts in [lo, hi), both part boundaries. */
-static int collect(const df_node *n, size_t lo, size_t hi, rn_buf *out)
-{
-    int rc = 0;
-    if (n->off[P_OPEN] >= hi)
-        return 0;
-    for (int p = P_OPEN; p < P_CLOSE && !rc; p++)
-        if (n->off[p] >= lo && n->off[p] < hi)
-            rc = rn_buf_append(out, n->text + part_start(n, p), n->len[p]);
-    for (size_t i = first_kid_at(n, lo); !rc && i < n->nkids; i++) {
-        if (n->kids[i]->off[P_OPEN] >= hi)
-            break;
-        rc = collect(n->kids[i], lo, hi, out);
+    size_t len = n->len[p];
+    if (w->out && len && !w->rc) {
+        if (n->fresh & BIT(p)) {
+            walk_drain(w);
+            if (!w->rc)
+                w->rc = rn_buf_append(w->out, n->text + fresh_at(n, p), len);
+        } else if (w->rd_len && w->rd_off + w->rd_len == n->off[p]) {
+            w->rd_len += len;
+        } else {
+            walk_drain(w);
+            w->rd_off = n->off[p];
+            w->rd_len = len;
+        }
     }
-    if (!rc && n->off[P_CLOSE] >= lo && n->off[P_CLOSE] < hi)
-        rc = rn_buf_append(out, n->text + part_start(n, P_CLOSE), n->len[P_CLOSE]);
-    return rc;
+    if (w->assign)
+        n->off[p] = w->cursor;
+    w->cursor += len;
 }
 
-static int refs_add(df_refs *r, df_node *n, int part)
+static void walk_spaces(df_walk *w, size_t k)
 {
-    if (r->n == r->cap) {
-        size_t ncap = r->cap ? r->cap * 2 : 8;
-        df_ref *nv = realloc(r->v, ncap * sizeof *nv);
-        if (!nv)
-            return oom();
-        r->v = nv;
-        r->cap = ncap;
+    if (w->out && k && !w->rc) {
+        walk_drain(w);
+        if (!w->rc)
+            w->rc = put_spaces(w->out, k);
     }
-    r->v[r->n++] = (df_ref){n, part};
-    return 0;
+    w->cursor += k;
+}
+
+/* The gap the root's closing members of `rest` bytes should have: their
+ * own size, so that moving them costs O(1) per byte put in front. */
+static size_t gap_for(const rn_docfile *df, size_t rest)
+{
+    return df->no_gap || rest < GAP_MIN ? 0 : rest;
+}
+
+/*
+ * The root's gap and closing members, its children walked.  When what
+ * comes before still fits in front of where the closing members are (and
+ * leaves a gap of reasonable size), they stay: the walk ends in the gap,
+ * or rewrites them where they are if they changed.  Otherwise they move,
+ * with a new gap.
+ */
+static void walk_tail(df_walk *w, df_node *n)
+{
+    int all = n->is_new;
+    size_t rest = n->len[P_REST];
+    if (!all && n->off[P_GAP] < w->x) {
+        /* Only the closing members changed: x is where they start. */
+        if (n->off[P_REST] >= w->x)
+            walk_part(w, n, P_REST);
+        w->end = n->off[P_REST] >= w->x ? w->cursor : n->off[P_REST] + rest;
+        return;
+    }
+    size_t gs = w->cursor; /* where the gap starts now */
+    size_t want = w->gap != SIZE_MAX ? w->gap : gap_for(w->df, rest);
+    size_t old_gs = n->off[P_GAP], old_ge = old_gs + n->len[P_GAP];
+    if (!all && w->gap == SIZE_MAX && gs <= old_ge && old_ge - gs <= 2 * want) {
+        if (w->assign) {
+            n->off[P_GAP] = gs;
+            n->len[P_GAP] = old_ge - gs;
+        }
+        if (n->fresh & BIT(P_REST)) {
+            walk_spaces(w, old_ge - gs);
+            walk_part(w, n, P_REST);
+            w->end = w->cursor;
+        } else {
+            /* Spaces where text was; the rest of the gap is spaces. */
+            if (gs < old_gs)
+                walk_spaces(w, old_gs - gs);
+            w->end = old_ge + rest;
+        }
+        return;
+    }
+    if (w->assign) {
+        n->off[P_GAP] = gs;
+        n->len[P_GAP] = want;
+    }
+    walk_spaces(w, want);
+    walk_part(w, n, P_REST);
+    w->end = w->cursor;
+}
+
+static void walk(df_walk *w, df_node *n)
+{
+    int all = n->is_new;
+    for (int p = P_OPEN; p < P_CLOSE; p++)
+        if (all || n->off[p] >= w->x)
+            walk_part(w, n, p);
+    for (size_t i = all ? 0 : first_kid_at(n, w->x); i < n->nkids; i++)
+        walk(w, n->kids[i]);
+    if (all || n->off[P_CLOSE] >= w->x)
+        walk_part(w, n, P_CLOSE);
+    if (!n->parent) {
+        walk_tail(w, n);
+    } else {
+        for (int p = P_GAP; p < P_N; p++)
+            if (all || n->off[p] >= w->x)
+                walk_part(w, n, p);
+    }
+    if (w->assign)
+        n->is_new = 0;
+}
+
+/* Walk from `x` (see df_walk); *y receives where the text rewritten ends,
+ * *end the new length of the document. */
+static int walk_doc(rn_docfile *df, size_t x, rn_buf *out, int assign, size_t gap, size_t *y,
+                    size_t *end)
+{
+    df_walk w = {df, x, x, assign, out, gap, x, 0, 0, 0};
+    walk(&w, df->root);
+    walk_drain(&w);
+    *y = w.cursor;
+    *end = w.end;
+    return w.rc;
 }
 
 /* ---- files --------------------------------------------------------- */
@@ -606,41 +931,105 @@ static int pwrite_all(int fd, const char *p, size_t len, size_t off)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+static char *dir_of(const char *path)
 {
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+static int fsync_dir(const char *path)
+{
+    char *dir = dir_of(path);
+    if (!dir)
+        return oom();
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int r = fsync(fd);
-    close(fd);
-    return r;
+    int r = fd < 0 ? -1 : fsync(fd);
+    int rc = r != 0 ? io_error("sync folder", dir) : 0;
+    if (fd >= 0)
+        close(fd);
+    free(dir);
+    return rc;
 }
 
-static int io_error(const char *what, const char *path)
+static int write_patches(int fd, const df_patch *cur, size_t ncur)
 {
-    return rn_error_set(RN_EIO, "cannot %s %s: %s", what, path, strerror(errno));
-}
-
-/* Write the in-place parts of `refs` that lie before `limit`. */
-static int write_refs(int fd, const df_refs *refs, size_t limit)
-{
-    for (size_t i = 0; i < refs->n; i++) {
-        const df_node *n = refs->v[i].node;
-        int p = refs->v[i].part;
-        if (n->off[p] >= limit)
-            continue;
-        if (pwrite_all(fd, n->text + part_start(n, p), n->len[p], n->off[p]) != 0)
+    for (size_t i = 0; i < ncur; i++)
+        if (pwrite_all(fd, cur[i].text, cur[i].len, cur[i].off) != 0)
             return -1;
-    }
     return 0;
+}
+
+/* Spaces over [end, phys) (what a shorter document leaves behind), or a
+ * truncation when that is long or the file is being finished.  Returns
+ * the new physical size. */
+static int pad_tail(rn_docfile *df, int fd, size_t end, size_t phys, size_t *newphys,
+                    const char *path)
+{
+    *newphys = end > phys ? end : phys;
+    if (phys <= end)
+        return 0;
+    if (phys - end > PAD_MAX || df->no_gap) {
+        *newphys = end;
+        return ftruncate(fd, (off_t)end) != 0 ? io_error("truncate", path) : 0;
+    }
+    /* Cheaper than a truncate, and trailing spaces are valid. */
+    rn_buf b = {0};
+    int rc = put_spaces(&b, phys - end);
+    if (!rc && pwrite_all(fd, b.data, b.len, end) != 0)
+        rc = io_error("write", path);
+    rn_buf_free(&b);
+    return rc;
+}
+
+/* Copy [a, b) of the visible file to the same place in `fd` (the
+ * shadow), leaving out [x, y), which is written afterwards. */
+static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t y)
+{
+    if (x != NONE_OFF && x < y) {
+        int rc = copy_out(df, fd, a, b < x ? b : x, NONE_OFF, 0);
+        return rc ? rc : copy_out(df, fd, a > y ? a : y, b, NONE_OFF, 0);
+    }
+    rn_buf buf = {0};
+    int rc = 0;
+    while (!rc && a < b) {
+        size_t k = b - a < COPY_CHUNK ? b - a : COPY_CHUNK;
+        buf.len = 0;
+        rc = read_visible(df, a, k, &buf);
+        if (!rc && pwrite_all(fd, buf.data, k, a) != 0)
+            rc = io_error("write", df->shadow);
+        a += k;
+    }
+    rn_buf_free(&buf);
+    return rc;
+}
+
+static int open_shadow(rn_docfile *df, int flags, int *fd)
+{
+    *fd = open(df->shadow, flags, 0666);
+    if (*fd < 0 && errno == ENOENT && (flags & O_CREAT)) {
+        char *dir = dir_of(df->shadow);
+        int rc = dir ? rn_mkdir_p(dir, 0777) : oom();
+        free(dir);
+        if (rc)
+            return rc;
+        *fd = open(df->shadow, flags, 0666);
+    }
+    return *fd < 0 ? io_error("create", df->shadow) : 0;
 }
 
 /*
  * Bring the shadow up to date (incrementally when it is known, otherwise
- * from scratch), then make it the visible file.  `x` is where this flush's
- * rewritten tail starts (NONE_OFF: only in-place parts), `suf` that tail.
+ * from scratch), then make it the visible file.  This flush rewrites
+ * [x, y) with `suf` (x = NONE_OFF: nothing) and the patches `cur`; `end`
+ * is the new length of the document.  What else the shadow lacks is
+ * copied from the visible file, which holds the version before this
+ * flush.  *done is set once the new version is visible (a later failure
+ * to sync the folder does not undo that).
  */
-static int write_via_shadow(rn_docfile *df, size_t x, const rn_buf *suf)
+static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *suf,
+                            const df_patch *cur, size_t ncur, size_t end, int *done)
 {
     int known = df->sh_known && df->mode == MODE_EXCHANGE;
     int fd = -1, rc = 0;
@@ -656,46 +1045,28 @@ static int write_via_shadow(rn_docfile *df, size_t x, const rn_buf *suf)
     if (!known) {
         if (fd >= 0)
             close(fd);
-        fd = open(df->shadow, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (fd < 0 && errno == ENOENT) {
-            if ((rc = rn_mkdir_p(df->dir, 0777)) != 0)
-                return rc;
-            fd = open(df->shadow, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        }
-        if (fd < 0 || fstat(fd, &st) != 0) {
-            rc = io_error("create", df->shadow);
-            if (fd >= 0)
-                close(fd);
+        if ((rc = open_shadow(df, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, &fd)) != 0)
             return rc;
-        }
     }
 
-    size_t phys = known ? df->sh_phys : 0;
-    size_t from = known ? (df->sh_from < x ? df->sh_from : x) : 0;
-    rn_buf w = {0};
-    size_t newphys = phys;
-    if (from != NONE_OFF) {
-        size_t upto = x == NONE_OFF ? df->end : x;
-        if (from < upto)
-            TRY(collect(df->root, from, upto, &w));
-        if (x != NONE_OFF)
-            TRY(rn_buf_append(&w, suf->data, suf->len));
-        newphys = df->end;
-        if (phys > df->end && phys - df->end <= PAD_MAX) {
-            /* Cheaper than a truncate, and trailing spaces are valid. */
-            TRY(put_spaces(&w, phys - df->end));
-            newphys = phys;
-        } else if (!rc && phys > df->end && ftruncate(fd, (off_t)df->end) != 0) {
-            rc = io_error("truncate", df->shadow);
+    size_t phys = known ? df->sh_phys : 0, newphys = end;
+    if (!known) {
+        rc = copy_out(df, fd, 0, end, x, y);
+    } else {
+        /* What the last flush changed, then changed where it was. */
+        if (df->sh_from != NONE_OFF)
+            rc = copy_out(df, fd, df->sh_from, df->sh_to < end ? df->sh_to : end, x, y);
+        for (size_t i = 0; !rc && i < df->sh_npending; i++) {
+            const df_range *r = &df->sh_pending[i];
+            size_t b = r->off + r->len < end ? r->off + r->len : end;
+            rc = copy_out(df, fd, r->off, b, x, y);
         }
     }
-    if (!rc && w.len && pwrite_all(fd, w.data, w.len, from) != 0)
+    if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
         rc = io_error("write", df->shadow);
-    rn_buf_free(&w);
-    if (!rc && known) {
-        if (write_refs(fd, &df->sh_pending, from) != 0 || write_refs(fd, &df->cur, from) != 0)
-            rc = io_error("write", df->shadow);
-    }
+    if (!rc && write_patches(fd, cur, ncur) != 0)
+        rc = io_error("write", df->shadow);
+    TRY(pad_tail(df, fd, end, phys, &newphys, df->shadow));
     if (!rc && df->fsync_it && fsync(fd) != 0)
         rc = io_error("sync", df->shadow);
     /* After the writes: the modification time is part of the identity
@@ -704,8 +1075,19 @@ static int write_via_shadow(rn_docfile *df, size_t x, const rn_buf *suf)
         rc = io_error("stat", df->shadow);
     if (close(fd) != 0 && !rc)
         rc = io_error("write", df->shadow);
-    if (rc)
+    if (rc) {
+        df->sh_known = 0;
         return rc;
+    }
+
+    /* The patches become ranges the next flush copies to the shadow. */
+    df_range *pend = NULL;
+    if (ncur && !(pend = malloc(ncur * sizeof *pend))) {
+        df->sh_known = 0;
+        return oom();
+    }
+    for (size_t i = 0; i < ncur; i++)
+        pend[i] = (df_range){cur[i].off, cur[i].len};
 
     dev_t new_dev = st.st_dev;
     ino_t new_ino = st.st_ino;
@@ -717,11 +1099,21 @@ static int write_via_shadow(rn_docfile *df, size_t x, const rn_buf *suf)
         else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM)
             df->mode = MODE_INPLACE; /* this file system cannot swap names */
         else if (errno != ENOENT)
-            return io_error("replace", df->path);
+            rc = io_error("replace", df->path);
     }
 #else
     df->mode = MODE_INPLACE;
 #endif
+    if (!rc && !exchanged && rename(df->shadow, df->path) != 0)
+        rc = io_error("replace", df->path);
+    if (rc) {
+        free(pend);
+        df->sh_known = 0;
+        return rc;
+    }
+    free(df->sh_pending);
+    df->sh_pending = NULL;
+    df->sh_npending = 0;
     if (exchanged) {
         /* What was visible is now the shadow, one version behind. */
         df->sh_known = 1;
@@ -729,29 +1121,26 @@ static int write_via_shadow(rn_docfile *df, size_t x, const rn_buf *suf)
         df->sh_ino = df->vis_ino;
         df->sh_phys = (size_t)df->vis_size;
         df->sh_from = x;
-        df_refs t = df->sh_pending;
-        df->sh_pending = df->cur;
-        df->cur = t;
-        df->cur.n = 0;
+        df->sh_to = x == NONE_OFF ? NONE_OFF : y;
+        df->sh_pending = pend;
+        df->sh_npending = ncur;
     } else {
-        if (rename(df->shadow, df->path) != 0)
-            return io_error("replace", df->path);
+        free(pend);
         df->sh_known = 0;
-        df->sh_pending.n = 0;
     }
     df->vis = VIS_OURS;
     df->vis_dev = new_dev;
     df->vis_ino = new_ino;
-    df->vis_size = (off_t)(known ? newphys : df->end);
+    df->vis_size = (off_t)newphys;
     df->vis_mtime = st.st_mtim;
-    if (df->fsync_it && fsync_dir(df->dir) != 0)
-        return io_error("sync folder", df->dir);
-    return 0;
+    *done = 1;
+    return df->fsync_it ? fsync_dir(df->path) : 0;
 }
 
 /* The fallback where names cannot be exchanged: patch the visible file.
  * Returns 1 when the change is too large for that (caller copies). */
-static int write_in_place(rn_docfile *df, size_t x, const rn_buf *suf)
+static int write_in_place(rn_docfile *df, size_t x, const rn_buf *suf, const df_patch *cur,
+                          size_t ncur, size_t end)
 {
     if (df->vis != VIS_OURS || x == 0 || (x != NONE_OFF && suf->len > INPLACE_MAX))
         return 1;
@@ -762,131 +1151,136 @@ static int write_in_place(rn_docfile *df, size_t x, const rn_buf *suf)
             close(fd);
         return 1;
     }
+    /* From here on a failure leaves the file partly written. */
     int rc = 0;
-    size_t phys = (size_t)df->vis_size, newphys = phys;
-    if (write_refs(fd, &df->cur, x) != 0)
+    size_t newphys = end;
+    if (write_patches(fd, cur, ncur) != 0)
         rc = io_error("write", df->path);
-    if (!rc && x != NONE_OFF) {
-        rn_buf w = {0};
-        TRY(rn_buf_append(&w, suf->data, suf->len));
-        newphys = df->end;
-        if (phys > df->end) {
-            TRY(put_spaces(&w, phys - df->end));
-            newphys = phys;
-        }
-        if (!rc && pwrite_all(fd, w.data, w.len, x) != 0)
-            rc = io_error("write", df->path);
-        rn_buf_free(&w);
-    }
+    if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
+        rc = io_error("write", df->path);
+    TRY(pad_tail(df, fd, end, (size_t)df->vis_size, &newphys, df->path));
     if (!rc && df->fsync_it && fsync(fd) != 0)
         rc = io_error("sync", df->path);
     if (!rc && fstat(fd, &st) != 0)
         rc = io_error("stat", df->path);
     if (close(fd) != 0 && !rc)
         rc = io_error("write", df->path);
-    if (!rc) {
-        df->vis_size = (off_t)newphys;
-        df->vis_mtime = st.st_mtim;
+    if (rc) {
+        df->stale = 1;
+        return rc;
     }
-    return rc;
+    df->vis_size = (off_t)newphys;
+    df->vis_mtime = st.st_mtim;
+    return 0;
+}
+
+/* A write of the layout from `x` (gap as in walk_doc) succeeded: what
+ * memory holds is in the file now. */
+static void commit(rn_docfile *df, size_t x, size_t gap, size_t end)
+{
+    if (x != NONE_OFF) {
+        size_t y, e;
+        walk_doc(df, x, NULL, 1, gap, &y, &e);
+    }
+    for (size_t i = 0; i < df->ndirty; i++) {
+        drop_text(df->dirty[i]);
+        df->dirty[i]->dirty = 0;
+    }
+    df->ndirty = 0;
+    if (df->dirty_cap > 64) {
+        free(df->dirty);
+        df->dirty = NULL;
+        df->dirty_cap = 0;
+    }
+    df->end = end;
+    df->x = NONE_OFF;
+    df->need_full = 0;
 }
 
 int rn_docfile_flush(rn_docfile *df)
 {
+    if (df->stale)
+        return rn_error_set(RN_EIO, "%s must be read again before it is written", df->path);
     if (!df->ndirty && !df->need_full)
         return 0;
     int rc = 0;
-    size_t x = df->need_full ? 0 : NONE_OFF;
-    rn_buf *tmp = &df->scratch, suf = {0};
-    df->cur.n = 0;
+    size_t x = df->need_full ? 0 : df->x, y = 0, end = df->end;
+    df_patch *cur = NULL;
+    size_t ncur = 0, cap = 0;
+    rn_buf suf = {0};
 
-    /* 1. New text for every touched node; find where lengths change. */
+    /* 1. Unwritten parts before x are rewritten where they are. */
     for (size_t i = 0; !rc && i < df->ndirty; i++) {
         df_node *n = df->dirty[i];
-        size_t lens[P_N] = {0};
-        tmp->len = 0;
-        rc = regen(n, tmp, lens, n->is_new ? ALL_PARTS : n->regen);
-        if (rc)
-            break;
-        if (n->is_new) {
-            /* Kids are appended: the node goes where its parent's map
-             * closes. */
-            if (n->parent && !n->parent->is_new && n->parent->off[P_CLOSE] < x)
-                x = n->parent->off[P_CLOSE];
-        } else {
-            size_t o = 0, t = 0;
-            for (int p = 0; p < P_N && !rc; p++) {
-                if (lens[p] != n->len[p]) {
-                    if (n->off[p] < x)
-                        x = n->off[p];
-                } else if (memcmp(n->text + o, tmp->data + t, lens[p]) != 0) {
-                    rc = refs_add(&df->cur, n, p);
+        for (int p = 0; !rc && !n->is_new && p < P_N; p++) {
+            if (!(n->fresh & BIT(p)) || n->off[p] >= x || !n->len[p])
+                continue;
+            if (ncur == cap) {
+                size_t ncap = cap ? cap * 2 : 8;
+                df_patch *nv = realloc(cur, ncap * sizeof *nv);
+                if (!nv) {
+                    rc = oom();
+                    break;
                 }
-                o += n->len[p];
-                t += lens[p];
+                cur = nv;
+                cap = ncap;
             }
+            cur[ncur++] = (df_patch){n->off[p], n->len[p], n->text + fresh_at(n, p)};
         }
-        char *text = malloc(tmp->len ? tmp->len : 1);
-        if (!text) {
-            rc = oom();
-            break;
-        }
-        memcpy(text, tmp->data, tmp->len);
-        free(n->text);
-        n->text = text;
-        memcpy(n->len, lens, sizeof lens);
-    }
-    /* Keep a reasonable scratch buffer, not the largest one ever used. */
-    if (tmp->cap > (1u << 20))
-        rn_buf_free(tmp);
-    for (size_t i = 0; i < df->ndirty; i++)
-        df->dirty[i]->regen = 0;
-    df->ndirty = 0;
-    if (rc) {
-        df->need_full = 1;
-        return rc;
     }
 
-    /* In-place parts at or after x are rewritten with the tail anyway. */
-    size_t k = 0;
-    for (size_t i = 0; i < df->cur.n; i++)
-        if (df->cur.v[i].node->off[df->cur.v[i].part] < x)
-            df->cur.v[k++] = df->cur.v[i];
-    df->cur.n = k;
-    if (x == NONE_OFF && !df->cur.n)
-        return 0;
-
-    /* 2. Lay out the tail that moved. */
-    if (x != NONE_OFF) {
-        size_t cursor = x;
-        rc = place(df->root, x, &cursor, &suf);
-        df->end = cursor;
-    }
+    /* 2. What moves, unchanged parts read back from the file. */
+    if (!rc && x != NONE_OFF)
+        rc = walk_doc(df, x, &suf, 0, SIZE_MAX, &y, &end);
 
     /* 3. Write it. */
-    if (!rc) {
+    int done = 0;
+    if (!rc && (x != NONE_OFF || ncur)) {
         int r = 1;
-        if (df->mode == MODE_INPLACE)
-            r = write_in_place(df, x, &suf);
-        rc = r == 1 ? write_via_shadow(df, x, &suf) : r;
+        if (df->mode == MODE_INPLACE && (r = write_in_place(df, x, &suf, cur, ncur, end)) == 0)
+            done = 1;
+        rc = r == 1 ? write_via_shadow(df, x, y, &suf, cur, ncur, end, &done) : r;
+    } else if (!rc) {
+        done = 1;
     }
+    /* On failure memory keeps every unwritten part, and the visible file
+     * the previous version (unless patching it in place failed: stale). */
+    if (done)
+        commit(df, x, SIZE_MAX, end);
     rn_buf_free(&suf);
-    df->cur.n = 0;
-    if (rc) {
-        /* Memory is ahead of the disk: write everything next time. */
-        df->need_full = 1;
-        df->sh_known = 0;
-        df->sh_pending.n = 0;
-        return rc;
-    }
-    df->need_full = 0;
-    return 0;
+    free(cur);
+    vis_close(df);
+    return rc;
+}
+
+/* `st` (of the visible name) is the file this process last wrote or read. */
+static int same_file(const rn_docfile *df, const struct stat *st)
+{
+    return df->vis != VIS_NONE && st->st_ino == df->vis_ino && st->st_dev == df->vis_dev &&
+           st->st_size == df->vis_size && st->st_mtim.tv_sec == df->vis_mtime.tv_sec &&
+           st->st_mtim.tv_nsec == df->vis_mtime.tv_nsec;
+}
+
+int rn_docfile_finish(rn_docfile *df)
+{
+    df->no_gap = 1;
+    /* A file only read, whose last write failed (and said so), or that
+     * another process wrote since, is left as it is. */
+    df_node *r = df->root;
+    struct stat st;
+    if (df->stale || df->need_full || r->is_new || !r->len[P_GAP] ||
+        stat(df->path, &st) != 0 || !same_file(df, &st))
+        return 0;
+    note_move(df, r->off[P_GAP]);
+    int rc = mark_dirty(df, r);
+    return rc ? rc : rn_docfile_flush(df);
 }
 
 /* ---- building the tree ----------------------------------------------- */
 
 static void tree_reset(rn_docfile *df)
 {
+    vis_close(df);
     node_free(df->root);
     df->root = NULL;
     json_decref(df->rc_seen);
@@ -896,23 +1290,21 @@ static void tree_reset(rn_docfile *df)
     df->index_cap = df->index_n = 0;
     df->ndirty = 0;
     df->sh_known = 0;
-    df->sh_pending.n = 0;
-    df->cur.n = 0;
+    df->sh_npending = 0;
     df->end = 0;
+    df->x = NONE_OFF;
     df->need_full = 1;
+    df->stale = 0;
 }
 
-/* Take ownership of `obj` as node `n`'s members; its children member
- * becomes child nodes (one level only unless nested). */
-static int build(rn_docfile *df, df_node *n, json_t *obj, int depth)
+/* Node `n` from `obj`: its children member becomes child nodes (one
+ * level only unless nested), its own members fresh text. */
+static int build(rn_docfile *df, df_node *n, const json_t *obj, int depth)
 {
     const char *ck = children_key(n->kind);
     json_t *kids = json_object_get(obj, ck);
-    json_incref(kids);
-    json_object_del(obj, ck);
-    n->fields = obj;
-    int rc = mark_dirty(df, n, ALL_PARTS);
-    if (!rc && kids && !json_is_object(kids) && !json_is_null(kids))
+    int rc = 0;
+    if (kids && !json_is_object(kids) && !json_is_null(kids))
         rc = rn_error_set(RN_EINVAL, "%s: \"%s\" of %s%s%s is not an object", df->path, ck,
                           kind_name(n->kind), n->name ? " " : "", n->name ? n->name : "");
     if (!rc && json_is_object(kids) && (depth == 0 || df->nested)) {
@@ -938,25 +1330,22 @@ static int build(rn_docfile *df, df_node *n, json_t *obj, int depth)
                 node_free(kid);
                 break;
             }
-            json_incref(v);
             rc = build(df, kid, v, depth + 1);
             if (rc)
                 break;
         }
     }
-    json_decref(kids);
+    TRY(apply(df, n, obj, ALL_PARTS));
     return rc;
 }
 
 static int new_root(rn_docfile *df)
 {
     df->root = node_new(df->root_kind, NULL);
-    if (!df->root)
-        return oom();
-    df->root->fields = json_object();
-    if (!df->root->fields)
-        return oom();
-    return mark_dirty(df, df->root, ALL_PARTS);
+    json_t *empty = json_object();
+    int rc = df->root && empty ? apply(df, df->root, empty, ALL_PARTS) : oom();
+    json_decref(empty);
+    return rc;
 }
 
 int rn_docfile_new(rn_docfile **out, const char *path, rn_df_kind root_kind, int nested,
@@ -970,21 +1359,23 @@ int rn_docfile_new(rn_docfile **out, const char *path, rn_df_kind root_kind, int
     df->nested = nested;
     df->fsync_it = fsync_it;
     df->need_full = 1;
+    df->x = NONE_OFF;
     df->mode = MODE_EXCHANGE;
     df->vis = VIS_NONE;
+    df->rd_fd = -1;
     const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    size_t dlen = slash ? (size_t)(slash - path) : 1;
+    size_t sl = strlen(path) + 16;
     df->path = strdup(path);
-    df->dir = slash ? strndup(path, dlen ? dlen : 1) : strdup(".");
-    size_t sl = strlen(df->dir ? df->dir : "") + strlen(base) + 16;
     df->shadow = malloc(sl);
-    if (!df->path || !df->dir || !df->shadow || new_root(df)) {
+    if (!df->path || !df->shadow || new_root(df)) {
         rn_docfile_free(df);
         return oom();
     }
     /* A dot name: not matched by "*.json" or "BranchLog-*" listings. */
-    snprintf(df->shadow, sl, "%s/.%s.shadow", df->dir, base);
+    if (slash)
+        snprintf(df->shadow, sl, "%.*s/.%s.shadow", (int)(slash - path), path, slash + 1);
+    else
+        snprintf(df->shadow, sl, "./.%s.shadow", path);
     *out = df;
     return 0;
 }
@@ -993,6 +1384,7 @@ void rn_docfile_free(rn_docfile *df)
 {
     if (!df)
         return;
+    vis_close(df);
     /* The shadow only duplicates the previous version; remove it if it
      * is still the one this process left there. */
     struct stat st;
@@ -1002,12 +1394,10 @@ void rn_docfile_free(rn_docfile *df)
     node_free(df->root);
     free(df->index);
     free(df->dirty);
-    free(df->sh_pending.v);
-    free(df->cur.v);
+    free(df->sh_pending);
     json_decref(df->rc_seen);
-    rn_buf_free(&df->scratch);
+    free(df->root_name);
     free(df->path);
-    free(df->dir);
     free(df->shadow);
     free(df);
 }
@@ -1023,6 +1413,84 @@ const char *rn_docfile_path(const rn_docfile *df)
     return df->path;
 }
 
+const char *rn_docfile_root_name(const rn_docfile *df)
+{
+    return df->root_name;
+}
+
+/* The whole file, NUL-terminated. */
+static int slurp_fd(int fd, const struct stat *st, const char *path, char **out, size_t *len)
+{
+    size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 4096, n = 0;
+    char *buf = malloc(cap);
+    int rc = buf ? 0 : oom();
+    while (!rc) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                rc = oom();
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = io_error("read", path);
+        else if (r == 0)
+            break;
+        else
+            n += (size_t)r;
+    }
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+static json_t *parse_doc(const char *text, size_t len)
+{
+    json_t *doc = rn_json_loads_py(text, len);
+    /* minio double-encodes (spec §6.4); accept that shape too. */
+    if (json_is_string(doc)) {
+        json_t *inner = rn_json_loads_py(json_string_value(doc), json_string_length(doc));
+        json_decref(doc);
+        doc = inner;
+    }
+    return doc;
+}
+
+/*
+ * After a load: if the file is exactly what this writer would write (one
+ * it wrote: any gap, trailing spaces), memory only needs the offsets, and
+ * later writes go on incrementally.  Otherwise every part stays unwritten:
+ * the first flush writes it all.
+ */
+static int adopt_if_ours(rn_docfile *df, const char *text, size_t len)
+{
+    rn_buf all = {0};
+    size_t y, end;
+    int rc = walk_doc(df, 0, &all, 0, 0, &y, &end);
+    size_t rest = df->root->len[P_REST], gs = end - rest, ge = gs;
+    int ours = !rc && gs <= len && !memcmp(all.data, text, gs);
+    /* The closing members start with "," or a newline, never a space. */
+    while (ours && ge < len && text[ge] == ' ')
+        ge++;
+    ours = ours && rest <= len - ge && !memcmp(all.data + gs, text + ge, rest);
+    for (size_t i = ge + rest; ours && i < len; i++)
+        ours = text[i] == ' ';
+    rn_buf_free(&all);
+    if (!rc && ours)
+        commit(df, 0, ge - gs, ge + rest);
+    return rc;
+}
+
 int rn_docfile_load(rn_docfile *df)
 {
     int fd = open(df->path, O_RDONLY | O_CLOEXEC);
@@ -1032,76 +1500,52 @@ int rn_docfile_load(rn_docfile *df)
         return io_error("open", df->path);
     }
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int rc = io_error("read", df->path);
-        close(fd);
-        return rc;
-    }
-    size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, len = 0;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : oom();
-    while (!rc) {
-        if (len + 1 >= cap) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = oom();
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, buf + len, cap - len - 1);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            rc = io_error("read", df->path);
-        else if (r == 0)
-            break;
-        else
-            len += (size_t)r;
-    }
+    char *buf = NULL;
+    size_t len = 0;
+    int rc = fstat(fd, &st) != 0 ? io_error("read", df->path) : 0;
+    TRY(slurp_fd(fd, &st, df->path, &buf, &len));
     close(fd);
     json_t *doc = NULL;
     if (!rc) {
-        doc = rn_json_loads_py(buf, len);
-        /* minio double-encodes (spec §6.4); accept that shape too. */
-        if (json_is_string(doc)) {
-            json_t *inner = rn_json_loads_py(json_string_value(doc), json_string_length(doc));
-            json_decref(doc);
-            doc = inner;
-        }
+        doc = parse_doc(buf, len);
         if (!doc)
             rc = rn_error_set(RN_EINVAL, "%s is not valid JSON", df->path);
         else if (!json_is_object(doc))
             rc = rn_error_set(RN_EINVAL, "%s does not hold a JSON object", df->path);
     }
-    free(buf);
     if (rc) {
+        free(buf);
         json_decref(doc);
         return rc;
     }
 
     tree_reset(df);
-    df->root = node_new(df->root_kind, NULL);
-    if (!df->root) {
-        json_decref(doc);
+    free(df->root_name);
+    df->root_name = NULL;
+    const json_t *in = json_object_get(doc, "internal_name");
+    if (json_is_string(in) && !(df->root_name = strdup(json_string_value(in))))
         rc = oom();
-    } else {
-        rc = build(df, df->root, doc, 0);
-    }
-    if (rc) {
-        /* Leave an empty document rather than half of one. */
-        tree_reset(df);
-        if (new_root(df))
-            return oom();
-        df->vis = VIS_NONE;
-        return rc;
-    }
+    df->root = node_new(df->root_kind, NULL);
+    if (!df->root)
+        rc = oom();
+    TRY(build(df, df->root, doc, 0));
+    json_decref(doc);
     df->vis = VIS_FOREIGN;
     df->vis_dev = st.st_dev;
     df->vis_ino = st.st_ino;
     df->vis_size = st.st_size;
     df->vis_mtime = st.st_mtim;
+    TRY(adopt_if_ours(df, buf, len));
+    free(buf);
+    if (rc) {
+        /* Leave an empty document rather than half of one. */
+        tree_reset(df);
+        df->vis = VIS_NONE;
+        if (new_root(df))
+            return oom();
+        return rc;
+    }
+    df->vis = df->need_full ? VIS_FOREIGN : VIS_OURS;
     return 0;
 }
 
@@ -1110,26 +1554,27 @@ int rn_docfile_refresh(rn_docfile *df, int *reloaded)
     struct stat st;
     if (reloaded)
         *reloaded = 0;
-    if (stat(df->path, &st) != 0) {
+    if (!df->stale && stat(df->path, &st) != 0) {
         if (errno != ENOENT)
             return io_error("stat", df->path);
-        if (df->vis != VIS_NONE) {
-            /* Deleted under us: what memory holds is written again. */
+        if (df->vis == VIS_NONE)
+            return 0;
+        if (df->need_full) {
+            /* Deleted under us, but nothing of it is needed: memory
+             * holds all of it, and writes it again. */
             df->vis = VIS_NONE;
-            df->need_full = 1;
             df->sh_known = 0;
+            return 0;
         }
-        return 0;
+        return stale_error(df, "was removed while this process was writing it");
     }
     /* Every writer of this format replaces the file (new inode) on its
      * first write, and this process is the only one that patches its own
      * files; runnable rewrites in place but changes the size. */
-    if (df->vis != VIS_NONE && st.st_ino == df->vis_ino && st.st_dev == df->vis_dev &&
-        st.st_size == df->vis_size && st.st_mtim.tv_sec == df->vis_mtime.tv_sec &&
-        st.st_mtim.tv_nsec == df->vis_mtime.tv_nsec)
+    if (!df->stale && same_file(df, &st))
         return 0;
     int rc = rn_docfile_load(df);
-    if (rc == RN_ENOENT)
+    if (rc == RN_ENOENT && !df->stale)
         return 0; /* raced with a deletion: keep memory */
     if (!rc && reloaded)
         *reloaded = 1;
@@ -1138,103 +1583,43 @@ int rn_docfile_refresh(rn_docfile *df, int *reloaded)
 
 /* ---- changes ----------------------------------------------------------- */
 
-/* Which part of node `n` holds member `key`. */
-static int part_of(const df_node *n, const char *key, int has_slot)
+static int check_usable(rn_docfile *df)
 {
-    const char *const *keys = kind_keys(n->kind);
-    const char *ck = children_key(n->kind);
-    int seen_status = 0;
-    for (size_t i = 0; keys[i]; i++) {
-        if (!strcmp(keys[i], ck))
-            break;
-        if (!strcmp(keys[i], key))
-            return !has_slot ? P_OPEN : !strcmp(key, "status") ? P_SLOT
-                                      : seen_status ? P_MID : P_OPEN;
-        if (!strcmp(keys[i], "status"))
-            seen_status = 1;
-    }
-    return P_CLOSE;
-}
-
-/*
- * Make `obj` (minus the children member) node `n`'s members.  Unchanged
- * members keep the stored value (no copy), changed ones are deep-copied
- * (the caller keeps mutating its own document); *parts says which parts
- * of the node's text changed.
- *
- * run_config is special: spec §5.1 writes it once and never changes it,
- * and with a large pipeline even comparing it costs tens of milliseconds,
- * which per step would make a run quadratic.  When the caller hands over
- * the very object it handed last time (a reference is held, so the
- * address cannot have been reused), it is taken as unchanged; a different
- * object is compared in full.
- */
-static int update_fields(rn_docfile *df, df_node *n, const json_t *obj, unsigned *parts)
-{
-    const char *ck = children_key(n->kind);
-    json_t *f = json_object();
-    json_t *old = n->fields;
-    json_t *rc_new = NULL;
-    int same_order = 1, rc = 0;
-    void *oit = json_object_iter(old);
-    const char *key;
-    json_t *v;
-    const json_t *ostatus = json_object_get(old, "status");
-    const json_t *nstatus = json_object_get(obj, "status");
-    int has_slot = json_is_string(ostatus) && json_is_string(nstatus);
-
-    *parts = 0;
-    if (!f)
-        return oom();
-    json_object_foreach((json_t *)obj, key, v) {
-        if (!strcmp(key, ck))
-            continue;
-        if (!oit || strcmp(json_object_iter_key(oit), key) != 0)
-            same_order = 0;
-        if (oit)
-            oit = json_object_iter_next(old, oit);
-        json_t *prev = json_object_get(old, key);
-        json_t *keep = NULL;
-        if (n->kind == RN_DF_RUN && !n->parent && !strcmp(key, "run_config")) {
-            if (prev && (v == df->rc_seen || json_equal(prev, v)))
-                keep = prev;
-            rc_new = v;
-        } else if (prev && json_equal(prev, v)) {
-            keep = prev;
-        }
-        json_t *val = keep ? json_incref(keep) : json_deep_copy(v);
-        if (!val || json_object_set_new(f, key, val) != 0) {
-            rc = oom();
-            break;
-        }
-        if (!keep)
-            *parts |= 1u << part_of(n, key, has_slot);
-    }
-    if (oit)
-        same_order = 0; /* members were removed */
-    if (!rc && (!same_order || json_is_string(ostatus) != json_is_string(nstatus)))
-        *parts = ALL_PARTS;
-    if (rc) {
-        json_decref(f);
-        return rc;
-    }
-    if (rc_new && rc_new != df->rc_seen) {
-        json_decref(df->rc_seen);
-        df->rc_seen = json_incref(rc_new);
-    }
-    json_decref(n->fields);
-    n->fields = f;
+    if (df->stale)
+        return rn_error_set(RN_EIO, "%s must be read again before it is changed", df->path);
     return 0;
 }
 
+/*
+ * run_config is special: spec §5.1 writes it once and never changes it,
+ * and with a large pipeline even serialising it costs tens of
+ * milliseconds, which per step would make a run quadratic.  When the
+ * caller hands over the very object it handed last time (a reference is
+ * held, so the address cannot have been reused), the part holding it
+ * (the root's mid part, between the status and the steps, where nothing
+ * else goes) is taken as unchanged; a different object is serialised and
+ * compared with the file.
+ */
 int rn_docfile_set_root(rn_docfile *df, const json_t *obj)
 {
-    unsigned parts;
     if (!json_is_object(obj))
         return rn_error_set(RN_EINVAL, "a %s must be a JSON object", kind_name(df->root_kind));
-    int rc = update_fields(df, df->root, obj, &parts);
-    if (!rc && parts)
-        rc = mark_dirty(df, df->root, parts);
+    int rc = check_usable(df);
+    if (rc)
+        return rc;
+    df_node *n = df->root;
+    unsigned mask = ALL_PARTS;
+    json_t *rcv = df->root_kind == RN_DF_RUN ? json_object_get(obj, "run_config") : NULL;
+    if (rcv && rcv == df->rc_seen && n->len[P_SLOT] &&
+        json_is_string(json_object_get(obj, "status")))
+        mask &= ~BIT(P_MID);
+    rc = apply(df, n, obj, mask);
+    if (!rc && (mask & BIT(P_MID))) {
+        /* Remembered only where the skip above is exact: a status slot
+         * before it, so the mid part holds run_config alone. */
+        json_decref(df->rc_seen);
+        df->rc_seen = rcv && n->len[P_SLOT] ? json_incref(rcv) : NULL;
+    }
     return rc;
 }
 
@@ -1243,6 +1628,9 @@ int rn_docfile_put(rn_docfile *df, const char *parent, rn_df_kind kind, const ch
 {
     if (!json_is_object(obj))
         return rn_error_set(RN_EINVAL, "a %s must be a JSON object", kind_name(kind));
+    int rc = check_usable(df);
+    if (rc)
+        return rc;
     df_node *p = parent ? index_get(df, parent) : df->root;
     if (!p || child_kind(p->kind) != kind) {
         if (!parent)
@@ -1258,36 +1646,43 @@ int rn_docfile_put(rn_docfile *df, const char *parent, rn_df_kind kind, const ch
     if (n && (n->parent != p || n->kind != kind))
         return rn_error_set(RN_EINVAL, "cannot store %s %s: the name is already used in %s",
                             kind_name(kind), name, df->path);
-    if (n) {
-        unsigned parts;
-        int rc = update_fields(df, n, obj, &parts);
-        if (!rc && parts)
-            rc = mark_dirty(df, n, parts);
-        return rc;
-    }
-    json_t *f = copy_without(obj, children_key(kind));
-    if (!f)
-        return oom();
+    if (n)
+        return apply(df, n, obj, ALL_PARTS);
+
     n = node_new(kind, name);
-    if (!n) {
-        json_decref(f);
+    if (!n)
         return oom();
+    node_attach(n, p);
+    rn_buf b = {0};
+    size_t lens[P_N] = {0};
+    rc = regen(n, obj, ALL_PARTS, &b, lens);
+    if (!rc) {
+        const char *src[P_N];
+        size_t o = 0;
+        for (int k = 0; k < P_N; o += lens[k], k++)
+            src[k] = b.data + o;
+        rc = set_parts(n, ALL_PARTS, src, lens);
     }
-    n->fields = f;
-    int rc = add_kid(df, p, n);
+    rn_buf_free(&b);
     if (rc) {
         node_free(n);
         return rc;
     }
-    TRY(mark_dirty(df, n, ALL_PARTS));
-    /* The parent's map may go from {} to one with a closing line. */
-    TRY(mark_dirty(df, p, 1u << P_CLOSE));
+    /* From here on the tree changes; a failure (out of memory) leaves it
+     * to be read again from the file. */
+    if (!p->nkids)
+        rc = first_kid(df, p);
+    TRY(add_kid(df, p, n));
+    if (rc)
+        node_free(n); /* not in the tree */
+    else
+        rc = mark_dirty(df, n);
+    /* Kids are appended: the node goes where its parent's map closes. */
+    if (!rc && !p->is_new)
+        note_move(df, p->off[P_CLOSE]);
+    if (rc)
+        df->stale = 1;
     return rc;
-}
-
-const json_t *rn_docfile_root_fields(const rn_docfile *df)
-{
-    return df->root->fields;
 }
 
 int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind)
@@ -1296,44 +1691,20 @@ int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind)
     return n && n->kind == kind;
 }
 
-static json_t *node_json(const df_node *n)
+int rn_docfile_json(json_t **out, rn_docfile *df)
 {
-    df_member stack_m[16], *m = stack_m;
-    size_t cap = json_object_size(n->fields) + 1;
-    if (cap > sizeof stack_m / sizeof *stack_m && !(m = malloc(cap * sizeof *m)))
-        return NULL;
-    size_t nm = order_members(n, m);
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < nm; i++) {
-        json_t *v;
-        if (m[i].role == M_KIDS) {
-            v = json_object();
-            for (size_t k = 0; v && k < n->nkids; k++) {
-                json_t *kid = node_json(n->kids[k]);
-                if (!kid || json_object_set_new(v, n->kids[k]->name, kid) != 0) {
-                    json_decref(v);
-                    v = NULL;
-                }
-            }
-        } else {
-            v = json_deep_copy(m[i].value);
-        }
-        if (!v || json_object_set_new(o, m[i].key, v) != 0) {
-            json_decref(o);
-            o = NULL;
-        }
-    }
-    if (m != stack_m)
-        free(m);
-    return o;
-}
-
-json_t *rn_docfile_json(const rn_docfile *df)
-{
-    json_t *o = node_json(df->root);
-    if (!o)
-        oom();
-    return o;
+    *out = NULL;
+    int rc = check_usable(df);
+    if (rc)
+        return rc;
+    rn_buf all = {0};
+    size_t y, end;
+    rc = walk_doc(df, 0, &all, 0, 0, &y, &end);
+    vis_close(df);
+    if (!rc && !(*out = rn_json_loads_py(all.data, all.len)))
+        rc = rn_error_set(RN_EIO, "%s: its text does not read back as JSON", df->path);
+    rn_buf_free(&all);
+    return rc;
 }
 
 /* ---- naming helpers ------------------------------------------------ */

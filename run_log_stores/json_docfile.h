@@ -1,8 +1,11 @@
 /*
- * One run-log JSON file (a RunLog or a BranchLog document) kept in memory
- * and written incrementally: each step and branch is serialised on its
- * own, so putting a step costs O(size of that step + what follows it in
- * the file), not O(size of the whole file).
+ * One run-log JSON file (a RunLog or a BranchLog document) written
+ * incrementally: each step and branch is serialised on its own, so putting
+ * a step costs O(size of that step + what follows it in the file, up to
+ * the room kept in front of large closing members), not O(size of the
+ * whole file).  Memory holds the shape of the document (its
+ * nodes, with the offset and length of each one's text in the file), not
+ * its contents: those are read back from the file when needed.
  *
  * Shared by the file-system store (one nested document per run) and the
  * chunked-fs store (RunLog.json plus one BranchLog file per branch).
@@ -39,17 +42,23 @@ void rn_docfile_free(rn_docfile *df);
 
 const char *rn_docfile_path(const rn_docfile *df);
 
-/* Replace memory with the file on disk (any valid JSON layout).
- * RN_ENOENT if the file does not exist, RN_EINVAL if it is not a document
- * of the expected shape. */
+/* Replace memory with the file on disk (any valid JSON layout; one in
+ * this writer's own layout is taken as it is, anything else is rewritten
+ * whole by the next flush).  RN_ENOENT if the file does not exist,
+ * RN_EINVAL if it is not a document of the expected shape. */
 int rn_docfile_load(rn_docfile *df);
 
 /* Re-read the file if another process replaced or rewrote it since this
- * one last read or wrote it (an executor's container, a pod, a retry).
- * Call before changing the document.  *reloaded (may be NULL) says so. */
+ * one last read or wrote it (an executor's container, a pod, a retry), or
+ * if a failed write left it unknown.  Call before changing the document.
+ * *reloaded (may be NULL) says so.  A file this process had written that
+ * was removed since is an error (RN_EIO): its contents are not in memory. */
 int rn_docfile_refresh(rn_docfile *df, int *reloaded);
 
-/* Replace the root's own members (everything but its children member). */
+/* Replace the root's own members (everything but its children member).
+ * `obj` is only read during the call, except that the run_config object
+ * of a RunLog is held: handing over the same object again means it is
+ * unchanged (it is not serialised again). */
 int rn_docfile_set_root(rn_docfile *df, const json_t *obj);
 
 /*
@@ -61,14 +70,15 @@ int rn_docfile_set_root(rn_docfile *df, const json_t *obj);
 int rn_docfile_put(rn_docfile *df, const char *parent, rn_df_kind kind, const char *name,
                    const json_t *obj);
 
-/* The root's own members (borrowed; valid until the next change). */
-const json_t *rn_docfile_root_fields(const rn_docfile *df);
+/* The root's "internal_name" as read by the last load (NULL if none). */
+const char *rn_docfile_root_name(const rn_docfile *df);
 
 /* 1 if a node `name` of `kind` exists. */
 int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind);
 
-/* The whole document as a new JSON value (deep copy). */
-json_t *rn_docfile_json(const rn_docfile *df);
+/* The whole document as a new JSON value, read back from the file (and
+ * from memory for what is not written yet). */
+int rn_docfile_json(json_t **out, rn_docfile *df);
 
 /* Patch the visible file in place instead of exchanging it with its
  * shadow: what happens by itself on file systems that cannot exchange
@@ -76,8 +86,15 @@ json_t *rn_docfile_json(const rn_docfile *df);
 void rn_docfile_use_in_place(rn_docfile *df);
 
 /* Write what changed since the last flush.  The file is valid JSON at
- * every instant, whatever happens to the process. */
+ * every instant, whatever happens to the process.  On failure nothing is
+ * lost from memory: the next flush writes it again. */
 int rn_docfile_flush(rn_docfile *df);
+
+/* Leave no more room for growth: the spaces kept between the root's
+ * children and its large closing members while a run is written (see the
+ * .c) are removed, so the file is json.dumps' text again (but for the
+ * status padding).  Call when the run is closed. */
+int rn_docfile_finish(rn_docfile *df);
 
 /* ---- naming helpers shared by the stores ---- */
 

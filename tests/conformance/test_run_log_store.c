@@ -992,14 +992,21 @@ static json_t *kill_step(int i, const char *status)
     return s;
 }
 
+/* The run's parameters, large most of the time (a map's items): the file
+ * stores keep room in front of large closing members, see
+ * run_log_stores/json_docfile.c. */
 static json_t *kill_fields(const char *run, int i)
 {
     char blob[2000];
     memset(blob, 'p', (size_t)(i % 1999));
     blob[i % 1999] = '\0';
+    json_t *items = json_array();
+    for (int k = i % 100 == 99 ? 0 : 500 + i % 700; k > 0; k--)
+        json_array_append_new(items, json_integer(k));
     return run_root(run, i % 2 ? "PROCESSING" : "FAIL", NULL,
-                    json_pack("{s:o, s:o}", "count", param(json_integer(i), "json"), "blob",
-                              param(json_string(blob), "json")));
+                    json_pack("{s:o, s:o, s:o}", "count", param(json_integer(i), "json"), "blob",
+                              param(json_string(blob), "json"), "items",
+                              param(items, "json")));
 }
 
 static void killed_child(const struct row *row, const char *run, int fd)

@@ -121,13 +121,35 @@ static char *slurp(const char *path)
     return text;
 }
 
+/* Spaces the writer kept between the root's steps and its closing
+ * members (large parameters) in the last file normalised. */
+static size_t gap_seen;
+
 /* The file's text without what the store adds on purpose: spaces after a
- * status value and at the end. */
+ * status value, after the root's map of steps (room for more steps in
+ * front of large parameters) and at the end. */
 static void normalise(char *t)
 {
     static const char key[] = "\"status\": \"";
+    gap_seen = 0;
     char *w = t;
     for (char *r = t; *r;) {
+        /* Where the root's steps end: a closing brace at the first level
+         * of indentation, or an empty map.  Nothing else the writer
+         * prints is followed by spaces. */
+        if (!strncmp(r, "\n    }", 6) || !strncmp(r, "\"steps\": {}", 11)) {
+            size_t n = r[0] == '\n' ? 6 : 11, k = 0;
+            memmove(w, r, n);
+            w += n;
+            r += n;
+            while (r[k] == ' ')
+                k++;
+            if (k && (r[k] == ',' || r[k] == '\n')) {
+                gap_seen += k;
+                r += k;
+            }
+            continue;
+        }
         if (!strncmp(r, key, sizeof key - 1)) {
             size_t n = sizeof key - 1;
             memmove(w, r, n);
@@ -220,6 +242,7 @@ static void mutate_step(json_t *s)
 
 struct model {
     json_t *doc;          /* the nested document, as the store should hold it */
+    int big;              /* parameters large enough to be kept apart */
     char names[400][96];  /* branches (holders of steps), "" = the root */
     int nholders;
     int nsteps;
@@ -285,6 +308,14 @@ static void random_op(struct model *m, rn_docfile *df)
             json_object_set_new(p, k, json_pack("{s:s, s:i, s:i}", "kind", "json", "value", i,
                                                 "description", i));
         }
+        if (m->big && rnd(3)) {
+            /* A map's items: what makes the parameters large. */
+            json_t *items = json_array();
+            for (int i = 300 + rnd(900); i > 0; i--)
+                json_array_append_new(items, json_integer(i));
+            json_object_set_new(p, "items", json_pack("{s:s, s:o}", "kind", "json", "value",
+                                                      items));
+        }
         json_object_set_new(root, "parameters", p);
         if (json_object_get(root, "job") && rnd(3) == 0)
             json_object_set_new(root, "job", rnd(2) ? json_null()
@@ -329,13 +360,15 @@ static json_t *start_root(void)
                      "job", "parameters");
 }
 
-static void run_random(int in_place, int nested, unsigned s, int nops)
+static void run_random(int in_place, int nested, unsigned s, int nops, int big)
 {
     struct model *m = calloc(1, sizeof *m);
     rn_docfile *df;
+    size_t gaps = 0;
     m->doc = start_root();
     m->nholders = 1;
     m->nested = nested;
+    m->big = big;
     seed = s;
     OK(rn_docfile_new(&df, "logs/run.json", RN_DF_RUN, nested, 0));
     if (in_place)
@@ -348,6 +381,7 @@ static void run_random(int in_place, int nested, unsigned s, int nops)
         random_op(m, df);
         OK(rn_docfile_flush(df));
         expect_text("logs/run.json", m->doc, 0);
+        gaps += gap_seen;
         /* The shadow holds the version before the last change (a change
          * of nothing writes nothing). */
         int changed = !json_equal(before, m->doc);
@@ -365,15 +399,33 @@ static void run_random(int in_place, int nested, unsigned s, int nops)
             rn_docfile *other;
             OK(rn_docfile_new(&other, "logs/run.json", RN_DF_RUN, nested, 0));
             OK(rn_docfile_load(other));
-            json_t *got = rn_docfile_json(other);
+            json_t *got;
+            OK(rn_docfile_json(&got, other));
             assert_true(json_equal(got, m->doc));
             json_decref(got);
             rn_docfile_free(other);
         }
+        if (i % 251 == 250) {
+            /* Another process goes on with the run (a retry): it reads
+             * the file and writes incrementally from there. */
+            rn_docfile_free(df);
+            OK(rn_docfile_new(&df, "logs/run.json", RN_DF_RUN, nested, 0));
+            if (in_place)
+                rn_docfile_use_in_place(df);
+            OK(rn_docfile_load(df));
+        }
     }
-    json_t *got = rn_docfile_json(df);
+    json_t *got;
+    OK(rn_docfile_json(&got, df));
     assert_true(json_equal(got, m->doc));
     json_decref(got);
+    /* Large parameters were kept apart while the run was written, and
+     * finishing removes the room kept for growth. */
+    if (big)
+        assert_true(gaps > 0);
+    OK(rn_docfile_finish(df));
+    expect_text("logs/run.json", m->doc, 0);
+    assert_int_equal(gap_seen, 0);
     rn_docfile_free(df);
     struct stat st;
     assert_int_not_equal(stat("logs/.run.json.shadow", &st), 0); /* removed */
@@ -385,20 +437,29 @@ static void run_random(int in_place, int nested, unsigned s, int nops)
 static void test_random_nested_exchange(void **state)
 {
     (void)state;
-    run_random(0, 1, 1, 1500);
-    run_random(0, 1, 2, 1500);
+    run_random(0, 1, 1, 1500, 0);
+    run_random(0, 1, 2, 1500, 0);
 }
 
 static void test_random_flat_exchange(void **state)
 {
     (void)state;
-    run_random(0, 0, 3, 1500);
+    run_random(0, 0, 3, 1500, 0);
 }
 
 static void test_random_nested_in_place(void **state)
 {
     (void)state;
-    run_random(1, 1, 4, 1500);
+    run_random(1, 1, 4, 1500, 0);
+}
+
+/* The same with parameters large enough to get room in front of them. */
+static void test_random_large_parameters(void **state)
+{
+    (void)state;
+    run_random(0, 1, 5, 800, 1);
+    run_random(0, 0, 6, 500, 1);
+    run_random(1, 1, 7, 500, 1);
 }
 
 /* Another writer replaces the file: the next change is applied to what is
@@ -429,7 +490,8 @@ static void test_refresh_after_foreign_write(void **state)
     OK(rn_docfile_refresh(a, &reloaded));
     assert_false(reloaded); /* its own write is not someone else's */
 
-    json_t *got = rn_docfile_json(a);
+    json_t *got;
+    OK(rn_docfile_json(&got, a));
     assert_int_equal(json_object_size(json_object_get(got, "steps")), 3);
     json_decref(got);
     rn_docfile_free(a);
@@ -472,14 +534,41 @@ static void test_status_is_written_in_place(void **state)
     json_decref(root);
 }
 
+/* Memory holds the shape of the document, not its contents: a file this
+ * process wrote that is removed under it cannot be written again from
+ * memory, and the next change says so instead of writing a hollow file. */
+static void test_removed_file_is_an_error(void **state)
+{
+    (void)state;
+    rn_docfile *df;
+    json_t *root = start_root();
+    json_t *s1 = new_step("one");
+    OK(rn_docfile_new(&df, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_set_root(df, root));
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "one", s1));
+    OK(rn_docfile_flush(df));
+    OK(rn_docfile_flush(df)); /* nothing changed: nothing written */
+    assert_int_equal(unlink("run.json"), 0);
+    assert_int_equal(rn_docfile_refresh(df, NULL), RN_EIO);
+    assert_non_null(strstr(rn_error_last(), "removed"));
+    assert_int_equal(rn_docfile_put(df, NULL, RN_DF_STEP, "one", s1), RN_EIO);
+    struct stat st;
+    assert_int_not_equal(stat("run.json", &st), 0);
+    rn_docfile_free(df);
+    json_decref(s1);
+    json_decref(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_random_nested_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_flat_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_nested_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_random_large_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_after_foreign_write, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_is_written_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_file_is_an_error, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
