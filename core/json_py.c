@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "runnable/plugin.h"
+#include "utf8.h"
 
 /* jansson's own parser refuses deeper documents; we refuse to print them
  * so a hand-built cyclic or absurdly deep value cannot blow the stack. */
@@ -24,31 +25,6 @@ static int put_u16(rn_buf *b, unsigned u)
     char e[6] = { '\\', 'u', hexdigits[(u >> 12) & 15], hexdigits[(u >> 8) & 15],
                   hexdigits[(u >> 4) & 15], hexdigits[u & 15] };
     return rn_buf_append(b, e, sizeof e);
-}
-
-/* Decode one UTF-8 sequence; returns its length, or 0 when malformed.
- * jansson only holds valid UTF-8, so malformed input means a caller built
- * a string with a raw byte API; such bytes are escaped one by one. */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0xc2 || c > 0xf4)
-        return 0;
-    if (c < 0xe0) { len = 2; *cp = c & 0x1f; min = 0x80; }
-    else if (c < 0xf0) { len = 3; *cp = c & 0x0f; min = 0x800; }
-    else { len = 4; *cp = c & 0x07; min = 0x10000; }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3f);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return len;
 }
 
 /* ensure_ascii=True: Python escapes everything outside ' '..'~', so DEL
@@ -89,8 +65,8 @@ static int put_string(rn_buf *b, const char *str, size_t n)
             rc = put_u16(b, c);
             i++;
         } else {
-            unsigned cp;
-            size_t len = utf8_decode(s + i, n - i, &cp);
+            uint32_t cp;
+            size_t len = rn_utf8_decode(s + i, n - i, &cp);
             if (len == 0) {
                 rc = put_u16(b, c);
                 i++;

@@ -13,6 +13,7 @@
 
 #include "py_str.h"
 #include "runnable/plugin.h"
+#include "utf8.h"
 
 /* jansson's parser stops at this depth too; a hand-built deeper (or
  * cyclic) value is refused rather than allowed to exhaust the stack. */
@@ -60,30 +61,6 @@ static int is_printable(uint32_t cp)
     return 1;
 }
 
-/* One UTF-8 sequence; its length, or 0 when malformed (jansson holds only
- * valid UTF-8, so that takes a string built with a raw byte API). */
-static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    uint32_t min;
-    if (c < 0xc2 || c > 0xf4)
-        return 0;
-    if (c < 0xe0) { len = 2; *cp = c & 0x1f; min = 0x80; }
-    else if (c < 0xf0) { len = 3; *cp = c & 0x0f; min = 0x800; }
-    else { len = 4; *cp = c & 0x07; min = 0x10000; }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3f);
-    }
-    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* The escape repr() writes for a code point it does not print. */
 static int put_escape(rn_buf *b, uint32_t cp)
 {
@@ -124,7 +101,7 @@ static int put_repr_string(rn_buf *b, const char *str, size_t n)
             rc = rn_buf_append(b, esc, 2);
         } else if (cp < 0x80) {
             rc = put_escape(b, cp);
-        } else if ((len = utf8_decode(s + i, n - i, &cp)) == 0) {
+        } else if ((len = rn_utf8_decode(s + i, n - i, &cp)) == 0) {
             /* Python would never hold such a byte; show it, do not guess. */
             len = 1;
             rc = put_escape(b, s[i]);
