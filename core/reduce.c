@@ -19,18 +19,8 @@
 #include <unistd.h>
 
 #include "reduce.h"
+#include "spawn.h"
 #include "runnable/plugin.h"
-
-#ifndef PATH_MAX
-#define PATH_MAX 4096
-#endif
-
-/* posix_spawn_file_actions_addclosefrom_np appeared in glibc 2.34. */
-#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
-#if __GLIBC_PREREQ(2, 34)
-#define RN_HAVE_ADDCLOSEFROM 1
-#endif
-#endif
 
 #define NAMED "first, last, min, max, sum, concat"
 
@@ -206,41 +196,6 @@ static const char py_script[] =
     "values = json.loads(sys.stdin.buffer.read())\n"
     "out.write(json.dumps(f(*values)))\n";
 
-static int is_executable_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-/*
- * Looked up here rather than by posix_spawnp so that "no interpreter" is
- * known before anything starts (under valgrind a failed exec is only an
- * exit status 127) and gets its own message.
- */
-static int find_python(const char *name, char out[PATH_MAX])
-{
-    if (strchr(name, '/')) {
-        if (strlen(name) >= PATH_MAX || !is_executable_file(name))
-            return 0;
-        strcpy(out, name);
-        return 1;
-    }
-    const char *p = getenv("PATH");
-    if (!p)
-        p = "/bin:/usr/bin";
-    for (;;) {
-        const char *end = strchr(p, ':');
-        size_t dl = end ? (size_t)(end - p) : strlen(p);
-        int n = dl ? snprintf(out, PATH_MAX, "%.*s/%s", (int)dl, p, name)
-                   : snprintf(out, PATH_MAX, "./%s", name);
-        if (n > 0 && n < PATH_MAX && is_executable_file(out))
-            return 1;
-        if (!end)
-            return 0;
-        p = end + 1;
-    }
-}
-
 /* An anonymous file at descriptor 3 or above: the child's dup2 onto 0, 1
  * and 2 must not overwrite one of its own sources. */
 static int scratch_fd(const char *name)
@@ -375,8 +330,11 @@ static int python_reduce(const char *reducer, const json_t *values, json_t **out
 {
     const char *env = getenv("RUNNABLE_PYTHON");
     const char *py = env && *env ? env : "python3";
+    /* Looked up before anything starts (rather than by posix_spawnp) so
+     * that "no interpreter" gets its own message: under valgrind a failed
+     * exec is only an exit status 127. */
     char prog[PATH_MAX];
-    if (!find_python(py, prog)) {
+    if (rn_find_program(py, getenv("PATH"), NULL, prog) < 0) {
         if (py == env)
             return rn_error_set(RN_EUNSUPPORTED, "reducer '%s' is Python code and needs a "
                                 "Python interpreter; RUNNABLE_PYTHON '%s' is not an executable "

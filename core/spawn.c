@@ -24,17 +24,6 @@
 
 #include "spawn.h"
 
-#ifndef PATH_MAX
-#define PATH_MAX 4096
-#endif
-
-/* posix_spawn_file_actions_addclosefrom_np appeared in glibc 2.34. */
-#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
-#if __GLIBC_PREREQ(2, 34)
-#define RN_HAVE_ADDCLOSEFROM 1
-#endif
-#endif
-
 /* Used when the launch has no PATH: what a POSIX shell would assume,
  * minus the current directory. */
 static const char default_path[] = "/bin:/usr/bin";
@@ -53,15 +42,19 @@ static int is_executable_file(const char *path)
 }
 
 /*
- * posix_spawnp would search the *engine's* PATH; the child's command must
- * be found on the PATH the child will have, so the search is done here.
+ * posix_spawnp would search the *engine's* PATH; a child's command must be
+ * found on the PATH the child will have, so the search is done here.
  * Relative PATH entries are taken relative to the child's working
  * directory, where the child itself would resolve them.
  */
-static int find_program(const rn_launch *l, const char *name, const char *cwd,
-                        char out[PATH_MAX])
+int rn_find_program(const char *name, const char *path, const char *cwd, char out[PATH_MAX])
 {
-    const char *path = rn_launch_getenv(l, "PATH");
+    if (strchr(name, '/')) {
+        if (strlen(name) >= PATH_MAX || !is_executable_file(name))
+            return rn_error_set(RN_ENOENT, "cannot start '%s': not an executable file", name);
+        strcpy(out, name);
+        return 0;
+    }
     if (!path)
         path = default_path;
 
@@ -163,7 +156,7 @@ int rn_spawn(const rn_launch *l, const char *cwd, const char *log_path, rn_child
     const char *prog = argv[0];
     int rc;
     if (!strchr(prog, '/')) {
-        rc = find_program(l, prog, cwd, found);
+        rc = rn_find_program(prog, rn_launch_getenv(l, "PATH"), cwd, found);
         if (rc)
             return rc;
         prog = found;

@@ -3,9 +3,27 @@
 #ifndef RN_SPAWN_H
 #define RN_SPAWN_H
 
+#include <limits.h>
 #include <sys/types.h>
 #include <sys/resource.h>
 #include "runnable/plugin.h"
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
+
+/* posix_spawn_file_actions_addclosefrom_np appeared in glibc 2.34. */
+#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
+#if __GLIBC_PREREQ(2, 34)
+#define RN_HAVE_ADDCLOSEFROM 1
+#endif
+#endif
+
+/* Find the executable a child would run as `name`: a name with a '/' is
+ * taken as it is; any other is searched on `path` (NULL: /bin:/usr/bin),
+ * relative entries relative to `cwd` (NULL: the current directory).
+ * RN_ENOENT, with a message naming the PATH, when there is none. */
+int rn_find_program(const char *name, const char *path, const char *cwd, char out[PATH_MAX]);
 
 /* A launch starts with the engine's environment (environ) and no argv. */
 int rn_launch_new(rn_launch **out);
