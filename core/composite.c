@@ -36,20 +36,6 @@ static json_t *param_value(const json_t *p)
     return json_object_get(p, "value");
 }
 
-static const char *json_kind_name(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "text";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 static char *join(const char *a, const char *b)
 {
     size_t n = strlen(a) + strlen(b) + 2;
@@ -96,7 +82,7 @@ static int setup_map(rn_comp *c)
     if (!json_is_array(items)) {
         snprintf(c->msg, sizeof c->msg, "map '%s': parameter '%s' (iterate_on) must be a list "
                  "to iterate on, not %s", c->internal_name, node->iterate_on,
-                 json_kind_name(items));
+                 rn_json_kind_name(items));
         return 0;
     }
     size_t n = json_array_size(items);
@@ -153,23 +139,14 @@ static int setup_conditional(rn_comp *c)
     if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v)) {
         snprintf(c->msg, sizeof c->msg, "conditional '%s': parameter '%s' must be text, a "
                  "number or a boolean to choose a branch, not %s", c->internal_name,
-                 node->parameter, json_kind_name(v));
+                 node->parameter, rn_json_kind_name(v));
         return 0;
     }
     char *value = rn_py_str(v);
     if (!value)
         return rn_error_set(RN_ENOMEM, "out of memory");
-    rn_graph *chosen = NULL;
-    const char *key = NULL;
-    for (size_t i = 0; i < node->n_branches && !chosen; i++)
-        if (strcmp(node->branch_keys[i], value) == 0) {
-            chosen = node->branches[i];
-            key = node->branch_keys[i];
-        }
-    if (!chosen && node->default_graph) {
-        chosen = node->default_graph;
-        key = "default";
-    }
+    const char *key;
+    rn_graph *chosen = rn_conditional_choose(node, value, &key);
     if (!chosen) {
         snprintf(c->msg, sizeof c->msg, "conditional '%s': no branch matches %s = '%s' and "
                  "there is no default branch; add a branch '%s' or a 'default'",

@@ -97,3 +97,17 @@ char *rn_diag_format(const rn_diag_item *it)
         snprintf(out, (size_t)n + 1, "%s", msg);
     return out;
 }
+
+const char *rn_json_kind_name(const json_t *v)
+{
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "text";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}

@@ -3,6 +3,7 @@
 #define RN_DIAG_H
 
 #include <stddef.h>
+#include <jansson.h>
 
 typedef struct rn_diag_item {
     char *file;       /* may be NULL */
@@ -20,5 +21,9 @@ void rn_diag_add(rn_diag *d, const char *file, int line, int col, const char *fm
 void rn_diag_free(rn_diag *d);
 /* "FILE:LINE:COL: message" (parts omitted when unknown); malloc'd. */
 char *rn_diag_format(const rn_diag_item *it);
+
+/* What a JSON value is, in words for a message: "a mapping", "a list",
+ * "text", "an integer", "a number", "a boolean", "null" (also for NULL). */
+const char *rn_json_kind_name(const json_t *v);
 
 #endif

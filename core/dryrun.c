@@ -137,20 +137,6 @@ static int is_terminal(const rn_node *n)
     return n->type == RN_NODE_SUCCESS || n->type == RN_NODE_FAIL;
 }
 
-static const char *json_kind_name(const json_t *v)
-{
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_OBJECT: return "a mapping";
-    case JSON_ARRAY: return "a list";
-    case JSON_STRING: return "text";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
-
 /* ------------------------------------------------------------------ */
 /* What is known                                                       */
 /* ------------------------------------------------------------------ */
@@ -351,7 +337,7 @@ static void walk_composite(walk *w, const rn_node *n, const char *branch, const 
             failure_note(w, g, n, branch, depth, on_path);
             if (st == P_KNOWN) {
                 note(w, depth + 1, "will fail: %s is %s, not a list to iterate on",
-                     n->iterate_on, json_kind_name(v));
+                     n->iterate_on, rn_json_kind_name(v));
             } else if (st == P_UNSET) {
                 note(w, depth + 1, "will fail: %s is neither an initial parameter nor "
                      "returned by an earlier step", n->iterate_on);
@@ -382,17 +368,8 @@ static void walk_composite(walk *w, const rn_node *n, const char *branch, const 
                 fail(w, rn_error_set(RN_ENOMEM, "out of memory"));
                 return;
             }
-            const rn_graph *chosen = NULL;
-            const char *key = NULL;
-            for (size_t i = 0; i < n->n_branches && !chosen; i++)
-                if (strcmp(n->branch_keys[i], value) == 0) {
-                    chosen = n->branches[i];
-                    key = n->branch_keys[i];
-                }
-            if (!chosen && n->default_graph) {
-                chosen = n->default_graph;
-                key = "default";
-            }
+            const char *key;
+            const rn_graph *chosen = rn_conditional_choose(n, value, &key);
             if (chosen) {
                 step_line(w, depth, NULL, name, "conditional: %s is %s%s", n->parameter, value,
                           chosen == n->default_graph ? ", default branch" : "");
@@ -414,7 +391,7 @@ static void walk_composite(walk *w, const rn_node *n, const char *branch, const 
         failure_note(w, g, n, branch, depth, on_path);
         if (st == P_KNOWN) {
             note(w, depth + 1, "will fail: %s is %s, not text, a number or a boolean",
-                 n->parameter, json_kind_name(v));
+                 n->parameter, rn_json_kind_name(v));
             return;
         }
         if (st == P_UNSET) {

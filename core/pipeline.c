@@ -1621,3 +1621,14 @@ rn_node *rn_pipeline_find(const rn_pipeline *p, const char *internal_name)
         s = bdot + 1;
     }
 }
+
+rn_graph *rn_conditional_choose(const rn_node *n, const char *value, const char **key)
+{
+    for (size_t i = 0; i < n->n_branches; i++)
+        if (strcmp(n->branch_keys[i], value) == 0) {
+            *key = n->branch_keys[i];
+            return n->branches[i];
+        }
+    *key = "default";
+    return n->default_graph;
+}

@@ -118,6 +118,10 @@ void rn_pipeline_free(rn_pipeline *p);
 rn_node *rn_pipeline_find(const rn_pipeline *p, const char *internal_name);
 /* A node of one graph by its short name, in O(1); NULL if absent. */
 rn_node *rn_graph_find(const rn_graph *g, const char *name);
+/* The branch a conditional takes when its parameter reads `value` (Python
+ * str() of the parameter): the branch with that key, else the `default`
+ * branch; NULL when neither exists.  *key gets the branch's key. */
+rn_graph *rn_conditional_choose(const rn_node *n, const char *value, const char **key);
 
 /* run_config.dag for a validated graph (spec/run-log.md 5.2); new
  * reference, NULL when out of memory. */

@@ -781,6 +781,33 @@ static void test_long_chain(void **state)
     free(text);
 }
 
+/* The branch a conditional takes: exact key (as Python str() prints the
+ * value), else `default`, else none. */
+static void test_conditional_choice(void **state)
+{
+    (void)state;
+    rn_pipeline *p = load_ok(nested_yaml);
+    rn_node *cond = rn_pipeline_find(p, "cond");
+    assert_non_null(cond);
+    const char *key = NULL;
+    assert_ptr_equal(rn_conditional_choose(cond, "heads", &key), cond->branches[0]);
+    assert_string_equal(key, "heads");
+    assert_ptr_equal(rn_conditional_choose(cond, "1", &key), cond->branches[1]);
+    assert_string_equal(key, "1");
+    assert_ptr_equal(rn_conditional_choose(cond, "tails", &key), cond->default_graph);
+    assert_string_equal(key, "default");
+    rn_pipeline_free(p);
+
+    p = load_ok("dag:\n  start_at: c\n  steps:\n    c:\n      type: conditional\n"
+                "      parameter: x\n      branches:\n        a:\n          start_at: t\n"
+                "          steps:\n            t: {type: stub, next: success}\n"
+                "      next: success\n");
+    cond = rn_pipeline_find(p, "c");
+    assert_null(rn_conditional_choose(cond, "b", &key));
+    assert_non_null(rn_conditional_choose(cond, "a", &key));
+    rn_pipeline_free(p);
+}
+
 static void test_node_type_names(void **state)
 {
     (void)state;
@@ -813,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_task_check_callback),
         cmocka_unit_test(test_file_errors),
         cmocka_unit_test(test_long_chain),
+        cmocka_unit_test(test_conditional_choice),
         cmocka_unit_test(test_node_type_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
