@@ -13,8 +13,8 @@ int rn_cmd_plugins(int argc, char **argv);
 int rn_cmd_visualize(int argc, char **argv);
 int rn_cmd_retry(int argc, char **argv);
 
-/* Prepare, run and report a run (execute, retry): the exit status. */
 struct rn_run_options;
+/* Prepare, run and report a run (execute, retry): the exit status. */
 int rn_cli_run(const struct rn_run_options *opts, int quiet);
 /* Make SIGINT/SIGTERM stop the run in progress cleanly. */
 void rn_cli_catch_stop_signals(void);
@@ -26,6 +26,18 @@ void rn_cli_print_warnings(const rn_diag *d);
 /* Print a usage error and return RN_EXIT_USAGE. */
 int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Options shared by subcommands, given getopt_long's `c` after the
+ * command's own cases: -f/--file (into *file), -c/--config and --timeout
+ * (into `o`, which may be NULL when the command has neither),
+ * --log-level, --plugin-path, --help (prints `help`), and getopt's
+ * "needs a value"/"unknown option".  Returns RN_CLI_HANDLED to go on, or
+ * the exit status the command must return now. */
+#define RN_CLI_HANDLED (-1)
+int rn_cli_option(const char *cmd, int c, char **argv, const char *help, const char **file,
+                  struct rn_run_options *o);
+/* After the options: the PIPELINE.yaml argument unless -f gave it, and
+ * nothing more.  RN_CLI_HANDLED, or the exit status to return. */
+int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **file);
 /* Accept runnable's log levels; 0 if valid. */
 int rn_cli_check_log_level(const char *level);
 

@@ -48,27 +48,14 @@ int rn_cmd_retry(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, ":f:c:qh", longopts, NULL)) != -1) {
         switch (c) {
-        case 'f': o.pipeline_file = optarg; break;
-        case 'c': o.config_file = optarg; break;
         case 'F': o.force = 1; break;
         case 't': break;
-        case 'T': {
-            char *end = NULL;
-            o.default_timeout = strtod(optarg, &end);
-            if (!end || *end || end == optarg || !(o.default_timeout > 0))
-                return rn_cli_usage_error("retry", "--timeout needs a number of seconds "
-                                          "above 0, not '%s'", optarg);
-            break;
-        }
-        case 'l':
-            if (rn_cli_check_log_level(optarg) != 0)
-                return rn_cli_usage_error("retry", "invalid --log-level '%s'", optarg);
-            break;
-        case 'P': rn_loader_set_extra_path(optarg); break;
         case 'q': quiet = 1; break;
-        case 'h': fputs(help, stdout); return RN_EXIT_OK;
-        case ':': return rn_cli_usage_error("retry", "option '%s' needs a value", argv[optind - 1]);
-        default: return rn_cli_usage_error("retry", "unknown option '%s'", argv[optind - 1]);
+        default: {
+            int r = rn_cli_option("retry", c, argv, help, &o.pipeline_file, &o);
+            if (r != RN_CLI_HANDLED)
+                return r;
+        }
         }
     }
     if (argc - optind < 1)

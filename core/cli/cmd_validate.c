@@ -34,22 +34,13 @@ int rn_cmd_validate(int argc, char **argv)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":f:c:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': o.pipeline_file = optarg; break;
-        case 'c': o.config_file = optarg; break;
-        case 'P': rn_loader_set_extra_path(optarg); break;
-        case 'h': fputs(help, stdout); return RN_EXIT_OK;
-        case ':': return rn_cli_usage_error("validate", "option '%s' needs a value", argv[optind - 1]);
-        default: return rn_cli_usage_error("validate", "unknown option '%s'", argv[optind - 1]);
-        }
+        int r = rn_cli_option("validate", c, argv, help, &o.pipeline_file, &o);
+        if (r != RN_CLI_HANDLED)
+            return r;
     }
-    if (!o.pipeline_file) {
-        if (optind >= argc)
-            return rn_cli_usage_error("validate", "missing PIPELINE.yaml");
-        o.pipeline_file = argv[optind++];
-    }
-    if (optind < argc)
-        return rn_cli_usage_error("validate", "unexpected argument '%s'", argv[optind]);
+    int r = rn_cli_pipeline_arg("validate", argc, argv, &o.pipeline_file);
+    if (r != RN_CLI_HANDLED)
+        return r;
 
     rn_diag diag = {0};
     rn_engine *e = NULL;

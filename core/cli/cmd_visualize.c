@@ -35,21 +35,17 @@ int rn_cmd_visualize(int argc, char **argv)
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":f:F:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': file = optarg; break;
-        case 'F': format = optarg; break;
-        case 'h': fputs(help, stdout); return RN_EXIT_OK;
-        case ':': return rn_cli_usage_error("visualize", "option '%s' needs a value", argv[optind - 1]);
-        default: return rn_cli_usage_error("visualize", "unknown option '%s'", argv[optind - 1]);
+        if (c == 'F') {
+            format = optarg;
+            continue;
         }
+        int r = rn_cli_option("visualize", c, argv, help, &file, NULL);
+        if (r != RN_CLI_HANDLED)
+            return r;
     }
-    if (!file) {
-        if (optind >= argc)
-            return rn_cli_usage_error("visualize", "missing PIPELINE.yaml");
-        file = argv[optind++];
-    }
-    if (optind < argc)
-        return rn_cli_usage_error("visualize", "unexpected argument '%s'", argv[optind]);
+    int r = rn_cli_pipeline_arg("visualize", argc, argv, &file);
+    if (r != RN_CLI_HANDLED)
+        return r;
     rn_vis_format fmt;
     /* Checked before the file is read: a typo in the command is reported
      * as such, whatever the pipeline holds. */

@@ -110,6 +110,33 @@ expect_nothing_written "execute without a pipeline"
 rn execute --no-such-option "$STUB"
 expect_rc 2 "unknown option"
 expect_nothing_written "unknown option"
+# Options of the same name fail the same way in every command.
+for cmd in execute validate visualize retry; do
+    rn $cmd --no-such-option x
+    expect_rc 2 "$cmd: unknown option"
+    expect_err_has "runnable $cmd: unknown option '--no-such-option'" "$cmd: the option is quoted"
+    expect_err_has "Try 'runnable $cmd --help'" "$cmd: points at --help"
+    rn $cmd x -f
+    expect_rc 2 "$cmd: -f without a value"
+    expect_err_has "option '-f' needs a value" "$cmd: says -f needs a value"
+    rn $cmd --help
+    expect_rc 0 "$cmd --help"
+    expect_out_has "runnable $cmd" "$cmd --help prints its usage"
+done
+for cmd in validate visualize; do
+    rn $cmd "$STUB" extra
+    expect_rc 2 "$cmd: a second argument"
+    expect_err_has "unexpected argument 'extra'" "$cmd: the extra argument is quoted"
+    rn $cmd
+    expect_rc 2 "$cmd: no pipeline"
+    expect_err_has "missing PIPELINE.yaml" "$cmd: says the pipeline is missing"
+done
+for cmd in "execute $STUB" "retry some-run"; do
+    rn $cmd --timeout 0
+    expect_rc 2 "${cmd%% *}: --timeout 0"
+    expect_err_has "--timeout needs a number of seconds above 0, not '0'" "${cmd%% *}: --timeout 0 explained"
+done
+expect_nothing_written "shared options"
 
 bad_case bad_run_id "$STUB"
 rn execute stub.yaml ../escape

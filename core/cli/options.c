@@ -1,0 +1,63 @@
+/* Command-line handling every subcommand shares: the options of the same
+ * name mean the same everywhere, and so do their error messages. */
+#include "config.h"
+
+#include <stdio.h>
+#include <getopt.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "loader.h"
+#include "runnable/runnable.h"
+
+int rn_cli_option(const char *cmd, int c, char **argv, const char *help, const char **file,
+                  struct rn_run_options *o)
+{
+    switch (c) {
+    case 'f':
+        *file = optarg;
+        return RN_CLI_HANDLED;
+    case 'c':
+        if (o) {
+            o->config_file = optarg;
+            return RN_CLI_HANDLED;
+        }
+        break;
+    case 'T': {
+        char *end = NULL;
+        double s = strtod(optarg, &end);
+        if (!o || !end || *end || end == optarg || !(s > 0))
+            return rn_cli_usage_error(cmd, "--timeout needs a number of seconds above 0, "
+                                      "not '%s'", optarg);
+        o->default_timeout = s;
+        return RN_CLI_HANDLED;
+    }
+    case 'l':
+        if (rn_cli_check_log_level(optarg) != 0)
+            return rn_cli_usage_error(cmd, "invalid --log-level '%s'", optarg);
+        return RN_CLI_HANDLED;
+    case 'P':
+        rn_loader_set_extra_path(optarg);
+        return RN_CLI_HANDLED;
+    case 'h':
+        fputs(help, stdout);
+        return RN_EXIT_OK;
+    case ':':
+        return rn_cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    default:
+        break;
+    }
+    return rn_cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **file)
+{
+    if (!*file) {
+        if (optind >= argc)
+            return rn_cli_usage_error(cmd, "missing PIPELINE.yaml");
+        *file = argv[optind++];
+    }
+    if (optind < argc)
+        return rn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    return RN_CLI_HANDLED;
+}
