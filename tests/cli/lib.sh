@@ -256,6 +256,9 @@ run_id_from_stdout() {
     sed -n 's/^run \([^ :]*\): .*/\1/p' "$OUT" | head -n 1
 }
 
+# log_of RUN_ID: the run log of a run in the default file-system store.
+log_of() { printf '.run_log_store/%s.json' "$1"; }
+
 # only_run_log: path of the one file-system run log in .run_log_store.
 only_run_log() {
     local n
@@ -452,4 +455,11 @@ json_get() {
         fail "read $2 from $1" "$RN_PY_MSG"
     fi
     printf '%s\n' "$RN_PY_MSG"
+}
+
+# settled LOG WHAT: no step or branch of the run is left PROCESSING or
+# CREATED (a run that ended says how every part of it ended).
+settled() {
+    assert_py "$1" 'not re.search(r"\"status\": *\"(PROCESSING|CREATED)", json.dumps(doc))' \
+        "$2: nothing left PROCESSING or CREATED"
 }

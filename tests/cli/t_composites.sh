@@ -9,15 +9,6 @@
 C=$FIXTURES/composites
 PAR=$C/parallel.config.yaml
 
-# The run log of run $1 (file-system store, the default).
-log_of() { printf '.run_log_store/%s.json' "$1"; }
-
-# settled LOG WHAT: no step or branch is left PROCESSING or CREATED.
-settled() {
-    assert_py "$1" 'not re.search(r"\"status\": *\"(PROCESSING|CREATED)", json.dumps(doc))' \
-        "$2: nothing left PROCESSING or CREATED"
-}
-
 # branch_logs LOG STEP WHAT: every branch of STEP is a BranchLog keyed by
 # its internal name, and the step itself is a composite step log.
 branch_logs() {

@@ -9,13 +9,6 @@
 C=$FIXTURES/composites
 PAR=$C/parallel.config.yaml
 
-log_of() { printf '.run_log_store/%s.json' "$1"; }
-
-settled() {
-    assert_py "$1" 'not re.search(r"\"status\": *\"(PROCESSING|CREATED)", json.dumps(doc))' \
-        "$2: nothing left PROCESSING or CREATED"
-}
-
 # ran WHAT FILE... / not_ran WHAT FILE...: marker files written by tasks.
 ran() {
     local what=$1 f
