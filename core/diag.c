@@ -111,3 +111,36 @@ const char *rn_json_kind_name(const json_t *v)
     default: return "null";
     }
 }
+
+typedef struct diag_sort {
+    rn_diag_item item;
+    size_t order;
+} diag_sort;
+
+static int diag_cmp(const void *a, const void *b)
+{
+    const diag_sort *x = a, *y = b;
+    if (x->item.line != y->item.line)
+        return x->item.line < y->item.line ? -1 : 1;
+    if (x->item.col != y->item.col)
+        return x->item.col < y->item.col ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void rn_diag_sort_from(rn_diag *d, size_t from)
+{
+    size_t n = d->n - from;
+    if (n < 2)
+        return;
+    diag_sort *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return; /* unsorted is still correct */
+    for (size_t i = 0; i < n; i++) {
+        tmp[i].item = d->items[from + i];
+        tmp[i].order = i;
+    }
+    qsort(tmp, n, sizeof *tmp, diag_cmp);
+    for (size_t i = 0; i < n; i++)
+        d->items[from + i] = tmp[i].item;
+    free(tmp);
+}

@@ -19,6 +19,10 @@ typedef struct rn_diag {
 void rn_diag_add(rn_diag *d, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void rn_diag_free(rn_diag *d);
+/* Sort the items from index `from` on by line and column, keeping the
+ * order of items at the same place: problems are found check by check, a
+ * reader wants them in file order. */
+void rn_diag_sort_from(rn_diag *d, size_t from);
 /* "FILE:LINE:COL: message" (parts omitted when unknown); malloc'd. */
 char *rn_diag_format(const rn_diag_item *it);
 

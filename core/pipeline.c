@@ -1451,41 +1451,6 @@ out:
 /* Entry points                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Problems are found graph by graph and check by check; a reader wants
- * them in file order.  Only the diagnostics added here are reordered. */
-typedef struct diag_sort {
-    rn_diag_item item;
-    size_t order;
-} diag_sort;
-
-static int diag_cmp(const void *a, const void *b)
-{
-    const diag_sort *x = a, *y = b;
-    if (x->item.line != y->item.line)
-        return x->item.line < y->item.line ? -1 : 1;
-    if (x->item.col != y->item.col)
-        return x->item.col < y->item.col ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static void sort_diags(rn_diag *d, size_t from)
-{
-    size_t n = d->n - from;
-    if (n < 2)
-        return;
-    diag_sort *tmp = malloc(n * sizeof *tmp);
-    if (!tmp)
-        return; /* unsorted is still correct */
-    for (size_t i = 0; i < n; i++) {
-        tmp[i].item = d->items[from + i];
-        tmp[i].order = i;
-    }
-    qsort(tmp, n, sizeof *tmp, diag_cmp);
-    for (size_t i = 0; i < n; i++)
-        d->items[from + i] = tmp[i].item;
-    free(tmp);
-}
-
 static int pipeline_from_document(const char *name, json_t *doc, json_t *positions,
                                   rn_task_check_fn check, void *check_data, rn_diag *diag,
                                   rn_pipeline **out)
@@ -1520,7 +1485,7 @@ static int pipeline_from_document(const char *name, json_t *doc, json_t *positio
             c.nomem = 1;
     }
 
-    sort_diags(diag, diag_from);
+    rn_diag_sort_from(diag, diag_from);
     if (c.nomem) {
         rc = rn_error_set(RN_ENOMEM, "out of memory loading %s", name);
     } else if (c.errors) {

@@ -966,41 +966,6 @@ static json_t *convert(conv *v, const ynode *n)
 /* Entry points                                                        */
 /* ------------------------------------------------------------------ */
 
-/* Aliases are checked while composing and scalars while converting; a
- * reader wants the problems in file order. */
-typedef struct diag_sort {
-    rn_diag_item item;
-    size_t order;
-} diag_sort;
-
-static int diag_cmp(const void *a, const void *b)
-{
-    const diag_sort *x = a, *y = b;
-    if (x->item.line != y->item.line)
-        return x->item.line < y->item.line ? -1 : 1;
-    if (x->item.col != y->item.col)
-        return x->item.col < y->item.col ? -1 : 1;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
-static void sort_diags(rn_diag *d, size_t from)
-{
-    size_t n = d->n - from;
-    if (n < 2)
-        return;
-    diag_sort *tmp = malloc(n * sizeof *tmp);
-    if (!tmp)
-        return; /* unsorted is still correct */
-    for (size_t i = 0; i < n; i++) {
-        tmp[i].item = d->items[from + i];
-        tmp[i].order = i;
-    }
-    qsort(tmp, n, sizeof *tmp, diag_cmp);
-    for (size_t i = 0; i < n; i++)
-        d->items[from + i] = tmp[i].item;
-    free(tmp);
-}
-
 int rn_yaml_load_string(const char *text, size_t len, const char *name,
                         json_t **out, json_t **positions, rn_diag *diag)
 {
@@ -1044,7 +1009,7 @@ int rn_yaml_load_string(const char *text, size_t len, const char *name,
         rc = RN_EINVAL;
 
 done:
-    sort_diags(diag, c.diag_start);
+    rn_diag_sort_from(diag, c.diag_start);
     for (size_t i = 0; i < c.n_anchors; i++)
         free(c.anchors[i].name);
     free(c.anchors);
