@@ -257,24 +257,10 @@ static int start_python(const char *reducer, const char *prog, int in, int out, 
     if (!e)
         e = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 #endif
-    /* The engine may block or ignore signals for its bookkeeping; Python
-     * starts with the ordinary ones.  It stays in the engine's process
-     * group, so an interrupt from the terminal stops it with the engine. */
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGQUIT);
-    sigaddset(&dfl, SIGHUP);
-    sigaddset(&dfl, SIGCHLD);
+    /* Python stays in the engine's process group, so an interrupt from the
+     * terminal stops it with the engine. */
     if (!e)
-        e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (!e)
-        e = posix_spawnattr_setsigmask(&attr, &none);
-    if (!e)
-        e = posix_spawnattr_setsigdefault(&attr, &dfl);
+        e = rn_spawnattr_ordinary(&attr, 0);
     int rc = 0;
     if (e) {
         rc = rn_error_set(RN_EIO, "reducer '%s': cannot prepare its process: %s", reducer,

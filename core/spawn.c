@@ -142,6 +142,26 @@ static int lift_above_stdio(int *fd)
     return 0;
 }
 
+int rn_spawnattr_ordinary(posix_spawnattr_t *attr, short more_flags)
+{
+    sigset_t none, dfl;
+    sigemptyset(&none);
+    sigemptyset(&dfl);
+    sigaddset(&dfl, SIGINT);
+    sigaddset(&dfl, SIGTERM);
+    sigaddset(&dfl, SIGPIPE);
+    sigaddset(&dfl, SIGQUIT);
+    sigaddset(&dfl, SIGHUP);
+    sigaddset(&dfl, SIGCHLD);
+    int e = posix_spawnattr_setflags(attr, (short)(POSIX_SPAWN_SETSIGMASK |
+                                                   POSIX_SPAWN_SETSIGDEF | more_flags));
+    if (!e)
+        e = posix_spawnattr_setsigmask(attr, &none);
+    if (!e)
+        e = posix_spawnattr_setsigdefault(attr, &dfl);
+    return e;
+}
+
 int rn_spawn(const rn_launch *l, const char *cwd, const char *log_path, rn_child *out)
 {
     memset(out, 0, sizeof *out);
@@ -239,26 +259,10 @@ int rn_spawn(const rn_launch *l, const char *cwd, const char *log_path, rn_child
     }
     attr_init = 1;
     /* Own process group: a timeout or an interrupt can then kill the task
-     * and everything it started with one kill(-pgid).  The engine may
-     * block or ignore signals for its own bookkeeping; a task must start
-     * with the ordinary dispositions. */
-    sigset_t none, dfl;
-    sigemptyset(&none);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGINT);
-    sigaddset(&dfl, SIGTERM);
-    sigaddset(&dfl, SIGPIPE);
-    sigaddset(&dfl, SIGQUIT);
-    sigaddset(&dfl, SIGHUP);
-    sigaddset(&dfl, SIGCHLD);
-    e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
+     * and everything it started with one kill(-pgid). */
+    e = rn_spawnattr_ordinary(&attr, POSIX_SPAWN_SETPGROUP);
     if (!e)
         e = posix_spawnattr_setpgroup(&attr, 0);
-    if (!e)
-        e = posix_spawnattr_setsigmask(&attr, &none);
-    if (!e)
-        e = posix_spawnattr_setsigdefault(&attr, &dfl);
     if (e) {
         rc = rn_error_set(RN_EIO, "cannot prepare spawn attributes: %s", strerror(e));
         goto fail;

@@ -4,6 +4,7 @@
 #define RN_SPAWN_H
 
 #include <limits.h>
+#include <spawn.h>
 #include <sys/types.h>
 #include <sys/resource.h>
 #include "runnable/plugin.h"
@@ -43,6 +44,11 @@ typedef struct rn_child {
     char *result_data;     /* what the child left in its result file, read
                               when it ends; freed by rn_child_release */
 } rn_child;
+
+/* Child processes start with the ordinary signal dispositions and an
+ * empty mask, whatever the engine blocks or ignores for its bookkeeping:
+ * sets those attributes (plus `more_flags`) on `attr`; 0 or an errno. */
+int rn_spawnattr_ordinary(posix_spawnattr_t *attr, short more_flags);
 
 /* Start the launch: argv[0] looked up on the launch's PATH, working
  * directory `cwd` (NULL: current), stdin /dev/null, stdout and stderr
