@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -54,13 +55,6 @@ static void on_sigchld(int signo)
         (void)w;
     }
     errno = saved;
-}
-
-double rn_sched_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void rn_sched_post(rn_sched *s, rn_ev_kind kind, void *what)
@@ -184,7 +178,7 @@ static void attempt_over(rn_sched *s, rn_leaf *l, rn_task_exit *ex)
         if (delay <= 0) {
             ready_push(s, l);
         } else {
-            l->wake_at = rn_sched_now() + delay;
+            l->wake_at = rn_mono_now() + delay;
             l->next = s->sleepers;
             s->sleepers = l;
         }
@@ -234,7 +228,7 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
         if (l->pidfd >= 0)
             fcntl(l->pidfd, F_SETFD, FD_CLOEXEC);
     }
-    l->started = rn_sched_now();
+    l->started = rn_mono_now();
     l->timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout;
     l->deadline = l->timeout > 0 ? l->started + l->timeout : 0;
     l->kill_at = 0;
@@ -302,7 +296,7 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
 
 static void stop_children(rn_sched *s, int sig, int grace)
 {
-    double now = rn_sched_now();
+    double now = rn_mono_now();
     for (size_t i = 0; i < s->n_running; i++) {
         rn_leaf *l = s->running[i];
         if (!l->stop_signal && !l->timed_out)
@@ -315,6 +309,29 @@ static void stop_children(rn_sched *s, int sig, int grace)
 static void running_remove(rn_sched *s, size_t i)
 {
     s->running[i] = s->running[--s->n_running];
+}
+
+/*
+ * What the attempt's process tree used, as the attempt's `resources`
+ * (an addition to runnable's attempt).  wait4's usage covers the child and
+ * every descendant it waited for; ru_maxrss is the largest of them (KiB),
+ * not a sum, which is what "how much memory does this step need" asks.
+ */
+static void record_resources(rn_leaf *l, const rn_child *c, const struct rusage *ru)
+{
+    if (!l->attempt_json)
+        return;
+    /* Microseconds: what rusage measures, and short numbers in the log. */
+    double wall = (double)(long long)((rn_mono_now() - c->start_mono) * 1e6 + 0.5) / 1e6;
+    json_t *r = json_pack("{s:f, s:f, s:f, s:I}",
+                          "wall_seconds", wall < 0 ? 0.0 : wall,
+                          "user_cpu_seconds",
+                          (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6,
+                          "system_cpu_seconds",
+                          (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6,
+                          "max_rss_kb", (json_int_t)ru->ru_maxrss);
+    if (r)
+        json_object_set_new(l->attempt_json, "resources", r);
 }
 
 /* Reap the children that ended; returns how many. */
@@ -338,7 +355,8 @@ static int reap(rn_sched *s, const struct pollfd *pfd, size_t npfd)
             }
         }
         int st;
-        pid_t r = waitpid(c->pid, &st, WNOHANG);
+        struct rusage ru;
+        pid_t r = wait4(c->pid, &st, WNOHANG, &ru);
         if (r == 0 || (r < 0 && errno == EINTR)) {
             i++;
             continue;
@@ -357,6 +375,7 @@ static int reap(rn_sched *s, const struct pollfd *pfd, size_t npfd)
             ex.log_path = c->log_path;
         } else {
             rn_child_finish(c, st, &ex);
+            record_resources(l, c, &ru);
         }
         /* Whatever it left running in its group goes with it when it was
          * stopped (no process of a timed-out task survives). */
@@ -524,7 +543,7 @@ static int wait_for_something(rn_sched *s)
     for (size_t i = 0; i < s->n_running; i++)
         if (s->running[i]->pidfd >= 0)
             pfd[k++] = (struct pollfd){.fd = s->running[i]->pidfd, .events = POLLIN};
-    int timeout = next_timeout_ms(s, rn_sched_now());
+    int timeout = next_timeout_ms(s, rn_mono_now());
     int r = poll(pfd, k, timeout);
     if (r < 0 && errno != EINTR) {
         int err = errno;
@@ -542,7 +561,7 @@ static int wait_for_something(rn_sched *s)
     reap(s, s->use_pidfd ? pfd : NULL, k);
     if (pfd != stackfd)
         free(pfd);
-    fire_timers(s, rn_sched_now());
+    fire_timers(s, rn_mono_now());
     return 0;
 }
 

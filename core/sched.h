@@ -95,7 +95,6 @@ void rn_sched_post(rn_sched *s, rn_ev_kind kind, void *what);
 void rn_sched_fail(rn_sched *s, int rc);
 /* Run a leaf step: tasks queue for a slot, other leaves end at once. */
 void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node);
-double rn_sched_now(void);
 
 /* frame.c */
 rn_frame *rn_frame_new(rn_sched *s, rn_graph *g, rn_comp *parent);

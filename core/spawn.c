@@ -28,7 +28,7 @@
  * minus the current directory. */
 static const char default_path[] = "/bin:/usr/bin";
 
-static double mono_now(void)
+double rn_mono_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -269,7 +269,7 @@ int rn_spawn(const rn_launch *l, const char *cwd, const char *log_path, rn_child
     }
 
     pid_t pid;
-    double t0 = mono_now();
+    double t0 = rn_mono_now();
     e = posix_spawn(&pid, prog, &fa, &attr, argv, rn_launch_envp(l));
     if (e) {
         if (cwd)

@@ -36,6 +36,9 @@ int rn_launch_result_fd(const rn_launch *l); /* -1 when none */
 /* Value of NAME in the launch's environment (borrowed), or NULL. */
 const char *rn_launch_getenv(const rn_launch *l, const char *name);
 
+/* CLOCK_MONOTONIC in seconds: start times, durations, timers. */
+double rn_mono_now(void);
+
 typedef struct rn_child {
     pid_t pid;             /* also the process group id */
     int result_fd;         /* parent's descriptor of the result file, or -1 */
