@@ -15,6 +15,7 @@
 #include "py_str.h"
 #include "reduce.h"
 #include "sched.h"
+#include "spawn.h"
 
 void rn_comp_free(rn_comp *c)
 {
@@ -177,6 +178,8 @@ static void start_branch(rn_comp *c, size_t i)
         name = loop_name = join(c->internal_name, idx);
     }
     rn_graph *g = c->graphs ? c->graphs[i] : node->branch;
+    if (i > 0 && node->type == RN_NODE_LOOP && s->e->on_event)
+        s->e->leaves_estimate += rn_graph_leaf_estimate(g);
     rn_frame *bf = name ? rn_frame_new(s, g, c) : NULL;
     json_t *branches = json_object_get(c->step, "branches");
     /* A retry goes on with the branch as it was left: its steps and the
@@ -381,6 +384,10 @@ static void finish(rn_comp *c)
     int rc = rn_store_put_step(e, c->step);
     if (rc < 0)
         rn_sched_fail(s, rc);
+    rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_STEP_END, .name = c->internal_name,
+                                 .step_type = rn_node_type_name(c->node->type),
+                                 .status = success ? "SUCCESS" : "FAIL", .message = c->msg,
+                                 .step_seconds = rn_mono_now() - c->started});
     rn_sched_post(s, RN_EV_COMP, c);
 }
 
@@ -403,6 +410,9 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
     if (s->e->retrying && was && strcmp(was, "SUCCESS") == 0) {
         /* A retry skips what succeeded; its stored status drives on. */
         c->success = 1;
+        rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_STEP_END, .name = name,
+                                     .step_type = rn_node_type_name(node->type),
+                                     .status = "SUCCESS", .reused = 1});
         rn_sched_post(s, RN_EV_COMP, c);
         return;
     }
@@ -411,6 +421,9 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
         json_object_set_new(f->scope.steps, name, step);
     }
     c->step = step;
+    c->started = rn_mono_now();
+    rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_STEP_START, .name = name,
+                                 .step_type = rn_node_type_name(node->type)});
     json_object_set_new(step, "status", json_string("PROCESSING"));
     int rc = rn_store_put_step(s->e, step);
     if (rc < 0)
@@ -433,6 +446,16 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
         rn_sched_fail(s, rc);
         if (!c->msg[0])
             snprintf(c->msg, sizeof c->msg, "%s", rn_error_last());
+    }
+    /* Now that it is known how many branches run, the progress estimate
+     * counted this step with one map item and the largest conditional
+     * branch: correct it (loops add each iteration as it starts). */
+    if (s->e->on_event) {
+        if (node->type == RN_NODE_MAP)
+            s->e->leaves_estimate += ((int)c->n - 1) * rn_graph_leaf_estimate(node->branch);
+        else if (node->type == RN_NODE_CONDITIONAL)
+            s->e->leaves_estimate += (c->n ? rn_graph_leaf_estimate(c->graphs[0]) : 0) -
+                                     rn_node_leaf_estimate(node);
     }
     /* Branches run side by side only when asked; a loop's iterations and
      * a conditional's single branch never do. */

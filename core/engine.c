@@ -209,6 +209,14 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     e->tag = strdup(opts->tag ? opts->tag : "");
     if (opts->version >= 2 && opts->default_timeout > 0)
         e->default_timeout = opts->default_timeout;
+    if (opts->version >= 4) {
+        e->on_event = opts->on_event;
+        e->event_data = opts->event_data;
+        e->tick_seconds = opts->tick_seconds;
+        e->log_level = opts->log_level;
+    }
+    if (e->log_level <= 0)
+        e->log_level = 30;
     size_t before = diag->n;
 
     rn_config_load(opts->config_file, diag, &e->config);
@@ -428,6 +436,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     to->start_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, params);
 
     const rn_executor_ops *xo = e->svc[RN_SVC_EXECUTOR]->ops;
+    rn_engine_emit(e, &(rn_event){.kind = RN_EVENT_RUN_START});
     rc = xo->run_pipeline(e->svc[RN_SVC_EXECUTOR]->self, e);
 
     const char *status = json_string_value(json_object_get(e->runlog, "status"));
@@ -448,6 +457,8 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     if (rc == 0 && crc < 0)
         rc = crc;
 
+    rn_engine_emit(e, &(rn_event){.kind = RN_EVENT_RUN_END,
+                                  .status = status ? status : "FAIL"});
     snprintf(summary->status, sizeof summary->status, "%s", status ? status : "FAIL");
     summary->steps_total = e->steps_total;
     summary->steps_failed = e->steps_failed;

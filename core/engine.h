@@ -40,6 +40,12 @@ struct rn_engine {
     int interrupted_by;            /* signal that stopped the run, or 0 */
     int retrying;                  /* re-running a stored run in place */
     json_t *retry_doc;             /* that run's log as stored */
+    rn_event_fn on_event;          /* progress subscriber (events.c) */
+    void *event_data;
+    double tick_seconds;
+    int log_level;
+    int leaves_done, leaves_known; /* progress counts (leaf steps) */
+    int leaves_estimate;           /* leaves the run should reach (events.c) */
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -54,6 +60,19 @@ void rn_engine_free(rn_engine *e);
  * repository) overlaps the task instead of delaying it.  Borrowed; NULL
  * outside a git repository. */
 json_t *rn_engine_code_identity(rn_engine *e);
+
+/* Tell the subscriber (if any) what happened; `ev` is completed with the
+ * run id, elapsed time and progress counts (events.c). */
+void rn_engine_emit(rn_engine *e, rn_event *ev);
+/* An engine message for the subscriber at `level` (10 debug, 20 info, 30
+ * warning): formatted only when someone listens at that level. */
+void rn_engine_log(rn_engine *e, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Leaf steps graph `g` should run if all goes well, counting each map or
+ * loop branch once and a conditional's largest branch (events.c). */
+int rn_graph_leaf_estimate(const rn_graph *g);
+int rn_node_leaf_estimate(const rn_node *n);
 
 /* Task provider for a command_type (opened on first use). */
 int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out);
@@ -119,6 +138,7 @@ typedef struct rn_leaf {
     void *child;                   /* rn_child while running */
     int pidfd;
     double started, deadline, kill_at, wake_at;
+    double first_started;          /* the first attempt (progress events) */
     int stop_signal;               /* why the scheduler ended it, or 0 */
     int timed_out;
     struct rn_leaf *next;          /* ready queue / sleepers */

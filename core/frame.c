@@ -164,6 +164,10 @@ static void record_skip(rn_frame *f, rn_node *node, const char *why)
     char *name = rn_frame_step_name(f, node);
     int rc = name ? rn_step_record(f->s->e, node, name, &f->scope, "SKIPPED", why)
                   : rn_error_set(RN_ENOMEM, "out of memory");
+    if (name)
+        rn_sched_emit(f->s, &(rn_event){.kind = RN_EVENT_STEP_END, .name = name,
+                                        .step_type = rn_node_type_name(node->type),
+                                        .status = "SKIPPED", .message = why});
     free(name);
     if (rc < 0)
         rn_sched_fail(f->s, rc);

@@ -124,12 +124,29 @@ static void apply_patch(rn_leaf *l, const json_t *patch)
     }
 }
 
+void rn_sched_emit(rn_sched *s, rn_event *ev)
+{
+    if (!s->e->on_event)
+        return;
+    ev->running = (int)s->n_running;
+    rn_engine_emit(s->e, ev);
+}
+
 /* The step is over: store it and tell its graph. */
 static void leaf_done(rn_sched *s, rn_leaf *l)
 {
     int rc = rn_leaf_close(s->e, l);
     if (rc < 0)
         rn_sched_fail(s, rc);
+    s->e->leaves_done++;
+    if (s->e->on_event)
+        rn_sched_emit(s, &(rn_event){
+            .kind = RN_EVENT_STEP_END, .name = l->internal_name,
+            .step_type = rn_node_type_name(l->node->type),
+            .status = json_string_value(json_object_get(l->step, "status")),
+            .message = l->msg[0] ? l->msg
+                                 : json_string_value(json_object_get(l->step, "message")),
+            .step_seconds = l->first_started ? rn_mono_now() - l->first_started : 0});
     rn_sched_post(s, RN_EV_LEAF, l);
 }
 
@@ -149,6 +166,12 @@ static void attempt_over(rn_sched *s, rn_leaf *l, rn_task_exit *ex)
 {
     rn_engine *e = s->e;
     int rc = rn_leaf_attempt_end(e, l, ex);
+    if (ex && e->on_event)
+        rn_sched_emit(s, &(rn_event){
+            .kind = RN_EVENT_ATTEMPT_END, .name = l->internal_name,
+            .step_type = "task", .attempt = l->attempt,
+            .status = l->success ? "SUCCESS" : "FAIL", .message = l->msg,
+            .step_seconds = rn_mono_now() - l->started});
     if (l->child) {
         rn_child_release(l->child, ex);
         free(l->child);
@@ -206,10 +229,16 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
 {
     rn_engine *e = s->e;
     int rc;
-    if (l->attempt == 0 && (rc = rn_leaf_open(e, l)) < 0) {
-        rn_sched_fail(s, rc);
-        rn_sched_post(s, RN_EV_LEAF, l);
-        return;
+    if (l->attempt == 0) {
+        if ((rc = rn_leaf_open(e, l)) < 0) {
+            rn_sched_fail(s, rc);
+            rn_sched_post(s, RN_EV_LEAF, l);
+            return;
+        }
+        l->first_started = rn_mono_now();
+        if (e->on_event)
+            rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_STEP_START, .name = l->internal_name,
+                                         .step_type = rn_node_type_name(l->node->type)});
     }
     rc = rn_leaf_attempt_start(e, l);
     if (rc < 0) {
@@ -237,6 +266,13 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
         rn_child_kill(c, SIGKILL);
         rn_sched_fail(s, rc);
     }
+    if (e->on_event) {
+        rn_engine_log(e, 10, "%s: attempt %d started, pid %ld%s", l->internal_name, l->attempt,
+                      (long)c->pid, l->pidfd >= 0 ? ", awaited through a pidfd" : "");
+        rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_ATTEMPT_START, .name = l->internal_name,
+                                     .step_type = "task", .attempt = l->attempt,
+                                     .output_path = l->log_path});
+    }
     if (rn_sched_halting(s)) {
         /* A signal came while it started: it stops with the others. */
         l->stop_signal = s->interrupted ? s->interrupted : SIGTERM;
@@ -262,6 +298,7 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
     l->scope = &f->scope;
     l->pidfd = -1;
     l->log_fd = -1;
+    s->e->leaves_known++;
     if (s->e->retrying && node->type != RN_NODE_SUCCESS && node->type != RN_NODE_FAIL) {
         /* A retry skips a step whose last attempt succeeded (spec/services.md
          * §4.5); its success still drives the traversal. */
@@ -272,6 +309,10 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
         if (st && strcmp(st, "SUCCESS") == 0) {
             l->success = 1;
             l->step = step;
+            s->e->leaves_done++;
+            rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_STEP_END, .name = name,
+                                         .step_type = rn_node_type_name(node->type),
+                                         .status = "SUCCESS", .reused = 1});
             rn_sched_post(s, RN_EV_LEAF, l);
             return;
         }
@@ -430,6 +471,8 @@ static int next_timeout_ms(const rn_sched *s, double now)
     for (const rn_leaf *l = s->sleepers; l; l = l->next)
         if (l->wake_at < next)
             next = l->wake_at;
+    if (s->next_tick && s->n_running && s->next_tick < next)
+        next = s->next_tick;
     if (isinf(next))
         return -1;
     /* Round up: waking a little early would only loop once more. */
@@ -561,7 +604,14 @@ static int wait_for_something(rn_sched *s)
     reap(s, s->use_pidfd ? pfd : NULL, k);
     if (pfd != stackfd)
         free(pfd);
-    fire_timers(s, rn_mono_now());
+    double now = rn_mono_now();
+    fire_timers(s, now);
+    if (s->next_tick && now >= s->next_tick) {
+        /* The subscriber redraws what is running (elapsed time, output). */
+        s->next_tick = now + s->e->tick_seconds;
+        if (s->n_running)
+            rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_TICK});
+    }
     return 0;
 }
 
@@ -600,6 +650,14 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
     if (pending_signal)
         handle_signal(&s);
 
+    if (e->on_event && e->tick_seconds > 0)
+        s.next_tick = rn_mono_now() + e->tick_seconds;
+    if (e->on_event)
+        e->leaves_estimate = rn_graph_leaf_estimate(e->pipeline->dag);
+    rn_engine_log(e, 10, "scheduler: %d task%s at once%s; children awaited through %s; "
+                  "about %d steps to run", s.slots, s.slots == 1 ? "" : "s",
+                  s.parallel ? "" : " (enable_parallel is off)",
+                  s.use_pidfd ? "pidfds" : "SIGCHLD", e->leaves_estimate);
     s.root = rn_frame_new(&s, e->pipeline->dag, NULL);
     if (!s.root) {
         rn_sched_fail(&s, rn_error_set(RN_ENOMEM, "out of memory"));

@@ -53,6 +53,7 @@ struct rn_comp {
     int loop_done;             /* loop: no further iteration */
     json_t *carry;             /* loop: the last iteration's parameters */
     int success;               /* outcome, set at fan-in */
+    double started;            /* monotonic seconds (progress events) */
     char msg[1024];            /* why the step failed by itself */
 };
 
@@ -81,6 +82,7 @@ struct rn_sched {
     int use_pidfd;
     int mock;                  /* a test run (runnable's mocked executor) */
     const json_t *patches;     /* its patches: step name -> task fields */
+    double next_tick;          /* when the next RN_EVENT_TICK is due, 0: none */
 };
 
 /* The run is being stopped (signal or hard error): start nothing new. */
@@ -95,6 +97,8 @@ void rn_sched_post(rn_sched *s, rn_ev_kind kind, void *what);
 void rn_sched_fail(rn_sched *s, int rc);
 /* Run a leaf step: tasks queue for a slot, other leaves end at once. */
 void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node);
+/* Progress event to the engine's subscriber, with the running count. */
+void rn_sched_emit(rn_sched *s, rn_event *ev);
 
 /* frame.c */
 rn_frame *rn_frame_new(rn_sched *s, rn_graph *g, rn_comp *parent);

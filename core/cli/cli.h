@@ -27,7 +27,7 @@ void rn_cli_print_warnings(const rn_diag *d);
 int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Options shared by subcommands, given getopt_long's `c` after the
- * command's own cases: -f/--file (into *file), -c/--config and --timeout
+ * command's own cases: -f/--file (into *file), -c/--config, --log-level and --timeout
  * (into `o`, which may be NULL when the command has neither),
  * --log-level, --plugin-path, --help (prints `help`), and getopt's
  * "needs a value"/"unknown option".  Returns RN_CLI_HANDLED to go on, or
@@ -38,7 +38,8 @@ int rn_cli_option(const char *cmd, int c, char **argv, const char *help, const c
 /* After the options: the PIPELINE.yaml argument unless -f gave it, and
  * nothing more.  RN_CLI_HANDLED, or the exit status to return. */
 int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **file);
-/* Accept runnable's log levels; 0 if valid. */
-int rn_cli_check_log_level(const char *level);
+/* runnable's log levels (any case) as Python logging's numbers: DEBUG 10
+ * .. CRITICAL 50; -1 if not one of them. */
+int rn_cli_log_level(const char *level);
 
 #endif

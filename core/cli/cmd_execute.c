@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "progress.h"
 #include "dryrun.h"
 #include "engine.h"
 #include "loader.h"
@@ -29,7 +30,10 @@ static const char help[] =
     "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
     "      --dry-run              check everything, then print the steps the run would take\n"
     "                             in order; run nothing, write nothing\n"
-    "  -q, --quiet                print nothing but errors\n";
+    "  -q, --quiet                no live view on a terminal: plain lines, one per step\n"
+    "                             start and end (as on a pipe, in CI or with NO_COLOR)\n"
+    "\n"
+    "Progress goes to standard error, the run's summary to standard output.\n";
 
 /* Ctrl-C or SIGTERM: the run stops its tasks and records why; a second
  * one kills them at once (rn_interrupt). */
@@ -86,7 +90,7 @@ int rn_cmd_execute(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rn_run_options o = {.version = 3};
+    rn_run_options o = {.version = 4};
     int quiet = 0;
     int c;
     dry_run = 0;
@@ -151,7 +155,16 @@ int rn_cli_run(const rn_run_options *opts, int quiet)
         return print_plan(e);
     rn_run_summary s;
     rn_cli_catch_stop_signals();
+    /* Progress goes to standard error, the summary to standard output. */
+    rn_progress_mode mode = rn_progress_choose(quiet);
+    rn_progress *prog = rn_progress_new(mode, stderr, o.log_level);
+    if (prog) {
+        e->on_event = rn_progress_event;
+        e->event_data = prog;
+        e->tick_seconds = mode == RN_PROGRESS_LIVE ? 0.1 : 0;
+    }
     rc = rn_engine_execute(e, &s);
+    rn_progress_free(prog);
     int created = e->created;
     rn_engine_free(e);
     if (rc < 0 && !created) {
@@ -164,9 +177,8 @@ int rn_cli_run(const rn_run_options *opts, int quiet)
     }
     if (rc < 0)
         fprintf(stderr, "runnable: error: %s\n", rn_error_last());
-    if (!quiet)
-        printf("run %s: %s  (%d steps, %d failed, %.3f s)\n", s.run_id, s.status,
-               s.steps_total, s.steps_failed, s.seconds);
+    printf("run %s: %s  (%d steps, %d failed, %.3f s)\n", s.run_id, s.status,
+           s.steps_total, s.steps_failed, s.seconds);
     if (s.interrupted_by) {
         /* As a shell reports a process stopped by that signal. */
         fprintf(stderr, "runnable: run %s interrupted by %s\n", s.run_id,

@@ -25,7 +25,10 @@ static const char help[] =
     "      --timeout SECONDS      stop any task attempt that runs longer\n"
     "      --log-level LEVEL      DEBUG, INFO, WARNING (default), ERROR, CRITICAL\n"
     "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
-    "  -q, --quiet                print nothing but errors\n";
+    "  -q, --quiet                no live view on a terminal: plain lines, one per step\n"
+    "                             start and end (as on a pipe, in CI or with NO_COLOR)\n"
+    "\n"
+    "Progress goes to standard error, the run's summary to standard output.\n";
 
 int rn_cmd_retry(int argc, char **argv)
 {
@@ -42,7 +45,7 @@ int rn_cmd_retry(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rn_run_options o = {.version = 3};
+    rn_run_options o = {.version = 4};
     int quiet = 0, c;
     opterr = 0;
     optind = 1;

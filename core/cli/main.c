@@ -51,12 +51,12 @@ int rn_cli_usage_error(const char *cmd, const char *fmt, ...)
     return RN_EXIT_USAGE;
 }
 
-int rn_cli_check_log_level(const char *level)
+int rn_cli_log_level(const char *level)
 {
     static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", NULL};
-    for (const char *const *l = levels; *l; l++)
-        if (strcasecmp(*l, level) == 0)
-            return 0;
+    for (int i = 0; levels[i]; i++)
+        if (strcasecmp(levels[i], level) == 0)
+            return 10 * (i + 1);   /* Python logging's numbers */
     return -1;
 }
 

@@ -32,10 +32,15 @@ int rn_cli_option(const char *cmd, int c, char **argv, const char *help, const c
         o->default_timeout = s;
         return RN_CLI_HANDLED;
     }
-    case 'l':
-        if (rn_cli_check_log_level(optarg) != 0)
-            return rn_cli_usage_error(cmd, "invalid --log-level '%s'", optarg);
+    case 'l': {
+        int level = rn_cli_log_level(optarg);
+        if (level < 0)
+            return rn_cli_usage_error(cmd, "invalid --log-level '%s'; use one of DEBUG, INFO, "
+                                      "WARNING, ERROR, CRITICAL", optarg);
+        if (o && o->version >= 4)
+            o->log_level = level;
         return RN_CLI_HANDLED;
+    }
     case 'P':
         rn_loader_set_extra_path(optarg);
         return RN_CLI_HANDLED;

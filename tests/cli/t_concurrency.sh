@@ -129,7 +129,7 @@ def load(path):
 
 def strip(x):
     if isinstance(x, dict):
-        return {k: strip(v) for k, v in x.items() if k not in ("start_time", "end_time")}
+        return {k: strip(v) for k, v in x.items() if k not in ("start_time", "end_time", "resources")}
     if isinstance(x, list):
         return [strip(v) for v in x]
     return x

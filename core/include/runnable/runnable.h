@@ -14,9 +14,51 @@ extern "C" {
 /* The library's version string ("0.1.0"). */
 const char *rn_version(void);
 
+/*
+ * What happens during a run, as it happens.  The library never prints: a
+ * program that wants to show progress subscribes with rn_run_options'
+ * on_event (version 4) and is called in the engine's own thread, between
+ * scheduling decisions — so it must return quickly.  Every pointer in an
+ * event is borrowed for the duration of the call.
+ */
+typedef enum rn_event_kind {
+    RN_EVENT_RUN_START = 1,    /* run_id known, nothing has run yet */
+    RN_EVENT_STEP_START = 2,   /* a step (any type) starts */
+    RN_EVENT_ATTEMPT_START = 3,/* a task attempt's process started */
+    RN_EVENT_ATTEMPT_END = 4,  /* it ended: status, message */
+    RN_EVENT_STEP_END = 5,     /* a step ended: status ("SUCCESS", "FAIL",
+                                  "SKIPPED") */
+    RN_EVENT_TICK = 6,         /* tasks are running (every tick_seconds) */
+    RN_EVENT_RUN_END = 7,      /* status of the run */
+    RN_EVENT_LOG = 8           /* an engine message at `level` */
+} rn_event_kind;
+
+typedef struct rn_event {
+    unsigned version;          /* 1 */
+    rn_event_kind kind;
+    const char *run_id;
+    const char *name;          /* steps and attempts: internal name */
+    const char *step_type;     /* steps: "task", "map", ... */
+    const char *status;        /* *_END events */
+    const char *message;       /* ATTEMPT_END/STEP_END: why it failed ("");
+                                  LOG: the message */
+    int attempt;               /* ATTEMPT_*: 1-based */
+    const char *output_path;   /* ATTEMPT_START: a file the task's output
+                                  can be read from while it runs, or NULL */
+    int reused;                /* STEP_END: done by an earlier run (retry) */
+    double elapsed;            /* seconds since the run started */
+    double step_seconds;       /* *_END: how long the step/attempt took */
+    /* Leaf steps (tasks, stubs, success/fail) done and known so far: a map
+     * makes its iterations known when it starts, so `known` grows. */
+    int steps_done, steps_known, running;
+    int level;                 /* LOG: 10 debug, 20 info, 30 warning */
+} rn_event;
+
+typedef void (*rn_event_fn)(const rn_event *ev, void *data);
+
 /* What to run: every field may be NULL/0 for runnable's defaults. */
 typedef struct rn_run_options {
-    unsigned version;             /* 1, 2 or 3 (fields below say which) */
+    unsigned version;             /* 1 to 4 (fields below say which) */
     const char *pipeline_file;    /* required, except for a retry */
     const char *config_file;      /* -c; RUNNABLE_CONFIGURATION_FILE wins */
     const char *parameters_file;  /* -p; RUNNABLE_PARAMETERS_FILE wins */
@@ -31,6 +73,13 @@ typedef struct rn_run_options {
                                      pipeline_file may then be NULL: the
                                      run's own is used */
     int force;                    /* retry even if the pipeline changed */
+    /* version 4 */
+    rn_event_fn on_event;         /* progress subscriber, or NULL */
+    void *event_data;             /* passed to on_event */
+    double tick_seconds;          /* RN_EVENT_TICK period while tasks run
+                                     (0: no ticks) */
+    int log_level;                /* RN_EVENT_LOG messages at or above this
+                                     level (0: 30, warnings) */
 } rn_run_options;
 
 /* Outcome of a run. */
