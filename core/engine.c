@@ -14,15 +14,9 @@
 #include "engine.h"
 #include "gitid.h"
 #include "runid.h"
+#include "spawn.h"
 
 extern char **environ;
-
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 json_t *rn_engine_code_identity(rn_engine *e)
 {
@@ -203,7 +197,7 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
     if (!e)
         return rn_error_set(RN_ENOMEM, "out of memory");
     *out = e;
-    e->t_start = now_mono();
+    e->t_start = rn_mono_now();
     char cwd[4096];
     e->work_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
     e->tag = strdup(opts->tag ? opts->tag : "");
@@ -462,7 +456,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     snprintf(summary->status, sizeof summary->status, "%s", status ? status : "FAIL");
     summary->steps_total = e->steps_total;
     summary->steps_failed = e->steps_failed;
-    summary->seconds = now_mono() - e->t_start;
+    summary->seconds = rn_mono_now() - e->t_start;
     summary->interrupted_by = e->interrupted_by;
     return rc;
 }
