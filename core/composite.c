@@ -178,7 +178,7 @@ static void start_branch(rn_comp *c, size_t i)
         name = loop_name = join(c->internal_name, idx);
     }
     rn_graph *g = c->graphs ? c->graphs[i] : node->branch;
-    if (i > 0 && node->type == RN_NODE_LOOP && s->e->on_event)
+    if (i > 0 && node->type == RN_NODE_LOOP)
         s->e->leaves_estimate += rn_graph_leaf_estimate(g);
     rn_frame *bf = name ? rn_frame_new(s, g, c) : NULL;
     json_t *branches = json_object_get(c->step, "branches");
@@ -450,13 +450,11 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
     /* Now that it is known how many branches run, the progress estimate
      * counted this step with one map item and the largest conditional
      * branch: correct it (loops add each iteration as it starts). */
-    if (s->e->on_event) {
-        if (node->type == RN_NODE_MAP)
-            s->e->leaves_estimate += ((int)c->n - 1) * rn_graph_leaf_estimate(node->branch);
-        else if (node->type == RN_NODE_CONDITIONAL)
-            s->e->leaves_estimate += (c->n ? rn_graph_leaf_estimate(c->graphs[0]) : 0) -
-                                     rn_node_leaf_estimate(node);
-    }
+    if (node->type == RN_NODE_MAP)
+        s->e->leaves_estimate += ((int)c->n - 1) * rn_graph_leaf_estimate(node->branch);
+    else if (node->type == RN_NODE_CONDITIONAL)
+        s->e->leaves_estimate += (c->n ? rn_graph_leaf_estimate(c->graphs[0]) : 0) -
+                                 rn_node_leaf_estimate(node);
     /* Branches run side by side only when asked; a loop's iterations and
      * a conditional's single branch never do. */
     c->limit = 1;

@@ -13,6 +13,7 @@
 
 #include "engine.h"
 #include "gitid.h"
+#include "history.h"
 #include "runid.h"
 #include "spawn.h"
 
@@ -420,6 +421,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
             return rc;
     }
     e->created = 1;
+    rn_timestamp(e->started, sizeof e->started);
     /* Batch the store's writes: the scheduler flushes at the moments that
      * matter (before a task starts, before it waits). */
     if (so->version >= 2 && so->defer && so->flush &&
@@ -430,6 +432,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     to->start_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, params);
 
     const rn_executor_ops *xo = e->svc[RN_SVC_EXECUTOR]->ops;
+    rn_history_put(e, 0);
     rn_engine_emit(e, &(rn_event){.kind = RN_EVENT_RUN_START});
     rc = xo->run_pipeline(e->svc[RN_SVC_EXECUTOR]->self, e);
 
@@ -447,6 +450,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
     int frc = rn_store_flush(e);
     if (rc == 0 && frc < 0)
         rc = frc;
+    rn_history_put(e, 1);
     int crc = so->close_run(sself, e->run_id);
     if (rc == 0 && crc < 0)
         rc = crc;
@@ -483,6 +487,7 @@ void rn_engine_free(rn_engine *e)
     free(e->tag);
     free(e->parameters_file);
     free(e->retry_indicator);
+    free(e->first_failed);
     free(e);
 }
 

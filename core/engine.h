@@ -46,6 +46,9 @@ struct rn_engine {
     int log_level;
     int leaves_done, leaves_known; /* progress counts (leaf steps) */
     int leaves_estimate;           /* leaves the run should reach (events.c) */
+    char *first_failed;            /* internal name of the first leaf that
+                                      failed (history.c), or NULL */
+    char started[40];              /* timestamp of the run's start */
 };
 
 /* Load config + pipeline and check everything (providers, task types);

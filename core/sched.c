@@ -139,6 +139,8 @@ static void leaf_done(rn_sched *s, rn_leaf *l)
     if (rc < 0)
         rn_sched_fail(s, rc);
     s->e->leaves_done++;
+    if (!l->success && !s->e->first_failed)
+        s->e->first_failed = strdup(l->internal_name);
     if (s->e->on_event)
         rn_sched_emit(s, &(rn_event){
             .kind = RN_EVENT_STEP_END, .name = l->internal_name,
@@ -652,8 +654,7 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
 
     if (e->on_event && e->tick_seconds > 0)
         s.next_tick = rn_mono_now() + e->tick_seconds;
-    if (e->on_event)
-        e->leaves_estimate = rn_graph_leaf_estimate(e->pipeline->dag);
+    e->leaves_estimate = rn_graph_leaf_estimate(e->pipeline->dag);
     rn_engine_log(e, 10, "scheduler: %d task%s at once%s; children awaited through %s; "
                   "about %d steps to run", s.slots, s.slots == 1 ? "" : "s",
                   s.parallel ? "" : " (enable_parallel is off)",

@@ -24,6 +24,7 @@
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
+#include "summaries.h"
 
 #define BRANCH_PREFIX "BranchLog-"
 #define ROOT_FILE "RunLog.json"
@@ -641,6 +642,18 @@ static int ck_close_run(void *self, const char *run_id)
     return rc;
 }
 
+static int ck_put_summary(void *self, const char *run_id, const json_t *summary)
+{
+    const struct ck_store *s = self;
+    return rn_summary_put(s->folder, run_id, summary, s->fsync_it);
+}
+
+static int ck_list_runs(void *self, rn_summary_fn fn, void *data)
+{
+    const struct ck_store *s = self;
+    return rn_summary_list(s->folder, RN_RUNS_AS_FOLDERS, fn, data);
+}
+
 static const rn_run_log_store_ops ck_ops = {
     .version = RN_RUN_LOG_STORE_OPS_VERSION,
     .create = ck_create,
@@ -652,6 +665,8 @@ static const rn_run_log_store_ops ck_ops = {
     .put_step = ck_put_step,
     .put_branch = ck_put_branch,
     .close_run = ck_close_run,
+    .put_summary = ck_put_summary,
+    .list_runs = ck_list_runs,
 };
 
 static const char *const ck_config_keys[] = {"log_folder", "supports_parallel_writes", "fsync",

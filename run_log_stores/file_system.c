@@ -19,6 +19,7 @@
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
+#include "summaries.h"
 
 struct fs_run {
     char *run_id;
@@ -278,6 +279,18 @@ static int fs_close_run(void *self, const char *run_id)
     return rc;
 }
 
+static int fs_put_summary(void *self, const char *run_id, const json_t *summary)
+{
+    const struct fs_store *s = self;
+    return rn_summary_put(s->folder, run_id, summary, s->fsync_it);
+}
+
+static int fs_list_runs(void *self, rn_summary_fn fn, void *data)
+{
+    const struct fs_store *s = self;
+    return rn_summary_list(s->folder, RN_RUNS_AS_FILES, fn, data);
+}
+
 static const rn_run_log_store_ops fs_ops = {
     .version = RN_RUN_LOG_STORE_OPS_VERSION,
     .create = fs_create,
@@ -289,6 +302,8 @@ static const rn_run_log_store_ops fs_ops = {
     .put_step = fs_put_step,
     .put_branch = fs_put_branch,
     .close_run = fs_close_run,
+    .put_summary = fs_put_summary,
+    .list_runs = fs_list_runs,
 };
 
 static const char *const fs_config_keys[] = {"log_folder", "supports_parallel_writes", "fsync",

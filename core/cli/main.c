@@ -19,6 +19,7 @@ static const char usage[] =
     "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
     "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
     "  plugins                          list installed providers\n"
+    "  runs                             past runs, newest first (--status, --since, --search)\n"
     "\n"
     "Run 'runnable COMMAND --help' for a command's options.\n";
 
@@ -85,6 +86,8 @@ int main(int argc, char **argv)
         return rn_cmd_visualize(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return rn_cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "runs") == 0)
+        return rn_cmd_runs_list(argc - 1, argv + 1);
     fprintf(stderr, "runnable: unknown command '%s'\n\n%s", cmd, usage);
     return RN_EXIT_USAGE;
 }

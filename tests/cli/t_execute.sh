@@ -135,7 +135,7 @@ pass "the first run log is untouched"
 [ "$(find .catalog/my-run-1 -type f | wc -l)" -eq "$ncat" ] ||
     fail "the first run's catalog is untouched" "had $ncat files, now $(find .catalog/my-run-1 -type f | wc -l)"
 pass "the first run's catalog is untouched"
-[ "$(find .run_log_store -name '*.json' | wc -l)" -eq 5 ] || fail "five run logs after five runs"
+[ "$(find .run_log_store -maxdepth 1 -name '*.json' | wc -l)" -eq 5 ] || fail "five run logs after five runs"
 pass "five run logs after five runs"
 
 # ---------------------------------------------------------------- git identity

@@ -31,9 +31,14 @@ EOF
                 ;;
             file-system)
                 expect_file .run_log_store/ok.json "$what: .run_log_store/<run_id>.json"
-                [ "$(ls -A .run_log_store | sort | tr '\n' ' ')" = "bad.json ok.json " ] ||
-                    fail "$what: one file per run, nothing else" "found: $(ls -A .run_log_store | tr '\n' ' ')"
-                pass "$what: one file per run, nothing else"
+                # The run-history index (.summaries/, docs/runs.md) sits beside
+                # the run logs; runnable reads only <run_id>.json.
+                [ "$(ls -A .run_log_store | sort | tr '\n' ' ')" = ".summaries bad.json ok.json " ] ||
+                    fail "$what: one file per run, plus the history index" "found: $(ls -A .run_log_store | tr '\n' ' ')"
+                pass "$what: one file per run, plus the history index"
+                [ "$(ls -A .run_log_store/.summaries | sort | tr '\n' ' ')" = "bad.json ok.json " ] ||
+                    fail "$what: one summary per run" "found: $(ls -A .run_log_store/.summaries | tr '\n' ' ')"
+                pass "$what: one summary per run"
                 assert_eq_py .run_log_store/ok.json \
                     '(doc["status"], statuses(), doc["run_config"]["run_log_store"]["supports_parallel_writes"])' \
                     '["SUCCESS", {"produce": "SUCCESS", "consume": "SUCCESS", "success": "SUCCESS"}, False]' \

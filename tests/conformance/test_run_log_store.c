@@ -1201,6 +1201,81 @@ struct named_test {
     CMUnitTestFunction fn;
 };
 
+/* Run history (ops version 3, optional, both or neither): every run of the
+ * store is listed once, with the summary put for it or NULL without one;
+ * a summary is replaced whole; a store that cannot list says so by
+ * leaving both operations out. */
+struct listed {
+    int n;
+    char ids[8][32];
+    int had_summary[8];
+    const char *status_of_a;
+};
+
+static int collect_run(const char *run_id, const json_t *summary, void *data)
+{
+    struct listed *l = data;
+    if (l->n < 8) {
+        snprintf(l->ids[l->n], sizeof l->ids[l->n], "%s", run_id);
+        l->had_summary[l->n] = summary != NULL;
+        if (summary && strcmp(run_id, "hist-a") == 0)
+            l->status_of_a = strcmp(json_string_value(json_object_get(summary, "status")),
+                                    "SUCCESS") == 0 ? "SUCCESS" : "other";
+    }
+    l->n++;
+    return 0;
+}
+
+static int stop_at_first(const char *run_id, const json_t *summary, void *data)
+{
+    (void)run_id, (void)summary;
+    ++*(int *)data;
+    return 7;
+}
+
+static void test_run_history(void **state)
+{
+    struct fx *fx = *state;
+    const rn_run_log_store_ops *o = OPS(fx->p);
+    assert_true((o->put_summary == NULL) == (o->list_runs == NULL));
+    if (!o->list_runs) {
+        assert_null(fx->row->folder); /* only the in-memory store keeps none */
+        return;
+    }
+    struct listed none = {0};
+    OK(o->list_runs(fx->p->self, collect_run, &none));
+    assert_int_equal(none.n, 0);
+
+    json_t *ra = run_root("hist-a", "PROCESSING", NULL, NULL);
+    json_t *rb = run_root("hist-b", "PROCESSING", NULL, NULL);
+    create_run(fx, "hist-a", ra);
+    create_run(fx, "hist-b", rb);
+    json_t *s1 = json_pack("{s:s, s:s}", "run_id", "hist-a", "status", "PROCESSING");
+    json_t *s2 = json_pack("{s:s, s:s}", "run_id", "hist-a", "status", "SUCCESS");
+    OK(o->put_summary(fx->p->self, "hist-a", s1));
+    OK(o->put_summary(fx->p->self, "hist-a", s2));
+
+    /* Another instance (another process) sees what this one wrote. */
+    rn_provider *p2 = open_row(fx->row);
+    struct listed l = {0};
+    OK(OPS(p2)->list_runs(p2->self, collect_run, &l));
+    assert_int_equal(l.n, 2);
+    for (int i = 0; i < 2; i++) {
+        int is_a = strcmp(l.ids[i], "hist-a") == 0;
+        assert_true(is_a || strcmp(l.ids[i], "hist-b") == 0);
+        assert_int_equal(l.had_summary[i], is_a);
+    }
+    assert_string_equal(l.status_of_a, "SUCCESS");
+    int calls = 0;
+    assert_int_equal(OPS(p2)->list_runs(p2->self, stop_at_first, &calls), 7);
+    assert_int_equal(calls, 1);
+    rn_provider_close(p2);
+    json_decref(ra);
+    json_decref(rb);
+    json_decref(s1);
+    json_decref(s2);
+}
+
 static const struct named_test tests[] = {
     {"supports_parallel_writes", test_supports_parallel_writes},
     {"bad_settings_refused", test_bad_settings_refused},
@@ -1218,6 +1293,7 @@ static const struct named_test tests[] = {
     {"many_branch_steps", test_many_branch_steps},
     {"killed_writer", test_killed_writer},
     {"parallel_branch_writers", test_parallel_branch_writers},
+    {"run_history", test_run_history},
 };
 
 int main(void)

@@ -155,9 +155,22 @@ typedef struct rn_run_log_store_ops {
      * nothing that finished is ever only in memory while a task runs. */
     int (*defer)(void *self, const char *run_id, int on);
     int (*flush)(void *self, const char *run_id);
+    /* version 3 (optional, both or neither): run history (`runnable runs`).
+     * put_summary keeps a small document describing the run (docs/runs.md:
+     * run_id, status, tag, pipeline, started, ended, step counts...) where
+     * list_runs can read it without the run log; the engine writes one when
+     * a run starts and again when it ends.  list_runs calls `fn` once per
+     * run in the store, in no particular order, with its summary, or with
+     * NULL for a run that has none (written by another engine: the caller
+     * reads that run log instead).  A non-zero return of `fn` stops the
+     * listing and is returned. */
+    int (*put_summary)(void *self, const char *run_id, const json_t *summary);
+    int (*list_runs)(void *self,
+                     int (*fn)(const char *run_id, const json_t *summary, void *data),
+                     void *data);
 } rn_run_log_store_ops;
 
-#define RN_RUN_LOG_STORE_OPS_VERSION 2
+#define RN_RUN_LOG_STORE_OPS_VERSION 3
 
 /* ------------------------------------------------------------------ */
 /* Kind: catalog                                                       */
