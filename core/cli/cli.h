@@ -2,6 +2,8 @@
 #ifndef RN_CLI_H
 #define RN_CLI_H
 
+#include <jansson.h>
+
 #include "diag.h"
 
 /* Exit codes (DESIGN §4). */
@@ -42,5 +44,16 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
 /* runnable's log levels (any case) as Python logging's numbers: DEBUG 10
  * .. CRITICAL 50; -1 if not one of them. */
 int rn_cli_log_level(const char *level);
+
+/* The run-log store `config_file` names (NULL: the embedded default),
+ * opened without a pipeline (store.c).  RN_EXIT_OK, or RN_EXIT_USAGE after
+ * printing why.  The caller closes *store and frees *conf either way. */
+struct rn_config;
+struct rn_provider;
+int rn_cli_open_store(const char *config_file, struct rn_config **conf,
+                      struct rn_provider **store);
+/* A run's log from the store: RN_EXIT_OK, or RN_EXIT_USAGE after printing
+ * that there is no such run (and how to list the runs). */
+int rn_cli_get_run(const struct rn_provider *store, const char *run_id, json_t **doc);
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "conf.h"
@@ -35,29 +34,6 @@ static const char help[] =
     "      --plugin-path DIRS extra plugin folders, searched first\n"
     "\n"
     "Exit status: 0 (also when nothing matches), 2 bad usage or a store without history.\n";
-
-/* The store the configuration names, opened without a pipeline. */
-static int open_store(const char *config_file, rn_config **conf, rn_provider **store)
-{
-    rn_diag diag = {0};
-    rn_config_load(config_file, &diag, conf);
-    if (diag.n) {
-        rn_cli_print_diag(&diag);
-        rn_diag_free(&diag);
-        return RN_EXIT_USAGE;
-    }
-    rn_diag_free(&diag);
-    rn_cli_print_warnings(&(*conf)->warnings);
-    const rn_service_config *sc = &(*conf)->svc[RN_SVC_RUN_LOG_STORE];
-    char cwd[4096];
-    rn_plugin_env env = {.version = 1, .config_file = (*conf)->file,
-                         .work_dir = getcwd(cwd, sizeof cwd) ? cwd : "."};
-    if (rn_provider_open(RN_KIND_RUN_LOG_STORE, sc->type, sc->settings, &env, store) < 0) {
-        fprintf(stderr, "runnable: error: run-log-store: %s\n", rn_error_last());
-        return RN_EXIT_USAGE;
-    }
-    return RN_EXIT_OK;
-}
 
 static const char *str(const json_t *s, const char *key)
 {
@@ -198,7 +174,7 @@ int rn_cmd_runs_list(int argc, char **argv)
 
     rn_config *conf = NULL;
     rn_provider *store = NULL;
-    int code = open_store(o.config_file, &conf, &store);
+    int code = rn_cli_open_store(o.config_file, &conf, &store);
     json_t *runs = NULL;
     if (code == RN_EXIT_OK) {
         int rc = rn_history_list(store, &q, &runs);
