@@ -134,8 +134,7 @@ static void walk_steps(walk *w, const json_t *steps)
     }
 }
 
-/* Seconds since the epoch of a run-log timestamp (local time), or -1. */
-static double ts_seconds(const char *ts)
+double rn_history_ts_seconds(const char *ts)
 {
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -160,7 +159,7 @@ json_t *rn_history_from_log(const char *run_id, const json_t *runlog)
     const char *desc = json_string_value(
         json_object_get(json_object_get(rc, "dag"), "description"));
     int over = status && strcmp(status, "PROCESSING") != 0;
-    double t0 = ts_seconds(w.first), t1 = ts_seconds(w.last);
+    double t0 = rn_history_ts_seconds(w.first), t1 = rn_history_ts_seconds(w.last);
     json_t *s = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:i, s:i, s:i, s:s, s:s, s:o, s:b}",
         "run_id", run_id, "status", status ? status : "PROCESSING", "tag", tag ? tag : "",
@@ -195,7 +194,7 @@ int rn_history_parse_time(const char *text, const char *now, char out[40])
         for (size_t i = 0; i < sizeof units / sizeof *units; i++)
             if (units[i].u == unit)
                 secs = amount * units[i].s;
-        double base = ts_seconds(now);
+        double base = rn_history_ts_seconds(now);
         if (base < 0)
             return rn_error_set(RN_EINVAL, "cannot read the current time '%s'", now);
         time_t t = (time_t)(base - secs);

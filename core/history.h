@@ -15,6 +15,10 @@ void rn_history_put(rn_engine *e, int ended);
  * engine, or killed before the first summary).  New reference. */
 json_t *rn_history_from_log(const char *run_id, const json_t *runlog);
 
+/* Seconds since the epoch of a run-log timestamp ("YYYY-MM-DD HH:MM:SS[.f]",
+ * local time), or -1 when it is not one. */
+double rn_history_ts_seconds(const char *ts);
+
 /* Which runs to list and how. */
 typedef struct rn_history_query {
     const char *status;        /* "SUCCESS", "FAIL", "PROCESSING" or NULL */

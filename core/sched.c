@@ -355,15 +355,22 @@ static void running_remove(rn_sched *s, size_t i)
 }
 
 /*
- * What the attempt's process tree used, as the attempt's `resources`
- * (an addition to runnable's attempt).  wait4's usage covers the child and
- * every descendant it waited for; ru_maxrss is the largest of them (KiB),
- * not a sum, which is what "how much memory does this step need" asks.
+ * How the attempt's process ended and what its tree used, as extra members
+ * of the attempt (runnable's attempt has neither; its readers ignore
+ * them): `exit_code` or `term_signal`, and `resources`.  wait4's usage
+ * covers the child and every descendant it waited for; ru_maxrss is the
+ * largest of them (KiB), not a sum, which is what "how much memory does
+ * this step need" asks.
  */
-static void record_resources(rn_leaf *l, const rn_child *c, const struct rusage *ru)
+static void record_process(rn_leaf *l, const rn_child *c, const rn_task_exit *ex,
+                           const struct rusage *ru)
 {
     if (!l->attempt_json)
         return;
+    if (ex->exited)
+        json_object_set_new(l->attempt_json, "exit_code", json_integer(ex->exit_code));
+    else if (ex->signaled)
+        json_object_set_new(l->attempt_json, "term_signal", json_integer(ex->term_signal));
     /* Microseconds: what rusage measures, and short numbers in the log. */
     double wall = (double)(long long)((rn_mono_now() - c->start_mono) * 1e6 + 0.5) / 1e6;
     json_t *r = json_pack("{s:f, s:f, s:f, s:I}",
@@ -418,7 +425,7 @@ static int reap(rn_sched *s, const struct pollfd *pfd, size_t npfd)
             ex.log_path = c->log_path;
         } else {
             rn_child_finish(c, st, &ex);
-            record_resources(l, c, &ru);
+            record_process(l, c, &ex, &ru);
         }
         /* Whatever it left running in its group goes with it when it was
          * stopped (no process of a timed-out task survives). */

@@ -178,13 +178,16 @@ static int exec_log_store(rn_engine *e, rn_leaf *l, off_t size)
 }
 
 /* The attempt is over: its output goes to the catalog (only if there is
- * any when it was captured in memory). */
+ * any when it was captured in memory).  The attempt names the catalog
+ * file it went to (`execution_log`, an addition to runnable's attempt:
+ * the name has random characters, so nothing else can find it again). */
 static int exec_log_finish(rn_engine *e, rn_leaf *l)
 {
-    int rc = 0;
+    int rc = 0, kept = 1;
     if (l->log_fd >= 0) {
         struct stat st;
-        if (fstat(l->log_fd, &st) == 0 && st.st_size > 0)
+        kept = fstat(l->log_fd, &st) == 0 && st.st_size > 0;
+        if (kept)
             rc = exec_log_store(e, l, st.st_size);
         close(l->log_fd);
         l->log_fd = -1;
@@ -197,6 +200,8 @@ static int exec_log_finish(rn_engine *e, rn_leaf *l)
         unlink(l->log_path);
     free(l->log_path);
     l->log_path = NULL;
+    if (rc == 0 && kept && l->attempt_json)
+        json_object_set_new(l->attempt_json, "execution_log", json_string(l->log_name));
     return rc;
 }
 

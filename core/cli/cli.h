@@ -15,6 +15,8 @@ int rn_cmd_plugins(int argc, char **argv);
 int rn_cmd_visualize(int argc, char **argv);
 int rn_cmd_retry(int argc, char **argv);
 int rn_cmd_runs_list(int argc, char **argv);
+int rn_cmd_runs_show(int argc, char **argv);
+int rn_cmd_runs_logs(int argc, char **argv);
 
 struct rn_run_options;
 /* Prepare, run and report a run (execute, retry): the exit status. */

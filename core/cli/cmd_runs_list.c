@@ -12,6 +12,7 @@
 #include "conf.h"
 #include "history.h"
 #include "loader.h"
+#include "runs_fmt.h"
 
 static const char help[] =
     "usage: runnable runs [list] [OPTIONS]\n"
@@ -41,21 +42,6 @@ static const char *str(const json_t *s, const char *key)
     return v ? v : "";
 }
 
-static void fmt_duration(char *out, size_t n, const json_t *d)
-{
-    if (!json_is_number(d)) {
-        snprintf(out, n, "-");
-        return;
-    }
-    double s = json_number_value(d);
-    if (s < 60)
-        snprintf(out, n, "%.3f s", s);
-    else if (s < 3600)
-        snprintf(out, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-    else
-        snprintf(out, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
-}
-
 /* The pipeline column: the file's name (its folder is in --json). */
 static const char *short_pipeline(const json_t *s)
 {
@@ -65,15 +51,6 @@ static const char *short_pipeline(const json_t *s)
 }
 
 enum { COLS = 8 };
-
-/* Columns padded to their widest value; the last one ends the line. */
-static void cell(int c, int width, const char *v)
-{
-    if (c < COLS - 1)
-        printf("%-*s  ", width, v);
-    else
-        printf("%s\n", v);
-}
 
 static void print_table(const json_t *runs)
 {
@@ -87,7 +64,8 @@ static void print_table(const json_t *runs)
     for (size_t i = 0; cells && i < n; i++) {
         const json_t *s = json_array_get(runs, i);
         char dur[32], steps[48], started[24];
-        fmt_duration(dur, sizeof dur, json_object_get(s, "duration_seconds"));
+        const json_t *d = json_object_get(s, "duration_seconds");
+        rn_runs_fmt_seconds(dur, sizeof dur, json_is_number(d) ? json_number_value(d) : -1);
         snprintf(steps, sizeof steps, "%lld/%lld",
                  (long long)json_integer_value(json_object_get(s, "steps_done")),
                  (long long)json_integer_value(json_object_get(s, "steps_total")));
@@ -102,14 +80,19 @@ static void print_table(const json_t *runs)
                 w[c] = len;
         }
     }
+    /* Columns padded to their widest value. */
+    rn_buf line = {0};
     for (int c = 0; c < COLS; c++)
-        cell(c, w[c], head[c]);
+        rn_buf_printf(&line, "%-*s  ", w[c], head[c]);
+    rn_runs_put_line(&line);
     for (size_t i = 0; cells && i < n; i++) {
         for (int c = 0; c < COLS; c++) {
-            cell(c, w[c], cells[i][c] ? cells[i][c] : "");
+            rn_buf_printf(&line, "%-*s  ", w[c], cells[i][c] ? cells[i][c] : "");
             free(cells[i][c]);
         }
+        rn_runs_put_line(&line);
     }
+    rn_buf_free(&line);
     free(cells);
 }
 

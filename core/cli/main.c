@@ -20,6 +20,8 @@ static const char usage[] =
     "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
     "  plugins                          list installed providers\n"
     "  runs                             past runs, newest first (--status, --since, --search)\n"
+    "  runs show RUN_ID                 a run's steps as a tree with times, memory and CPU\n"
+    "  runs logs RUN_ID [STEP]          what a run's tasks printed\n"
     "\n"
     "Run 'runnable COMMAND --help' for a command's options.\n";
 
@@ -86,8 +88,14 @@ int main(int argc, char **argv)
         return rn_cmd_visualize(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return rn_cmd_plugins(argc - 1, argv + 1);
-    if (strcmp(cmd, "runs") == 0)
+    if (strcmp(cmd, "runs") == 0) {
+        /* runs [list] | runs show | runs logs */
+        if (argc > 2 && strcmp(argv[2], "show") == 0)
+            return rn_cmd_runs_show(argc - 2, argv + 2);
+        if (argc > 2 && strcmp(argv[2], "logs") == 0)
+            return rn_cmd_runs_logs(argc - 2, argv + 2);
         return rn_cmd_runs_list(argc - 1, argv + 1);
+    }
     fprintf(stderr, "runnable: unknown command '%s'\n\n%s", cmd, usage);
     return RN_EXIT_USAGE;
 }

@@ -43,4 +43,31 @@ expect_rc 1 "a task failing twice"
 LOG=$(log_of retried)
 assert_py "$LOG" 'len(step("flaky")["attempts"]) == 2 and all(a["resources"]["wall_seconds"] >= 0.1 for a in step("flaky")["attempts"])' \
     "each failed attempt records its own resources"
+assert_py "$LOG" '[a["exit_code"] for a in step("flaky")["attempts"]] == [3, 3]' \
+    "each attempt records its exit code"
+
+# A task ended by a signal records the signal, not an exit code.
+workdir signalled
+cat >p.yaml <<'YAML'
+dag:
+  start_at: ok
+  steps:
+    ok:
+      type: task
+      command_type: shell
+      command: "true"
+      next: killed
+    killed:
+      type: task
+      command_type: shell
+      command: kill -TERM $$
+      next: success
+YAML
+rn execute p.yaml sig
+expect_rc 1 "a task killed by a signal"
+LOG=$(log_of sig)
+assert_py "$LOG" 'attempt("ok")["exit_code"] == 0 and "term_signal" not in attempt("ok")' \
+    "a successful task: exit_code 0"
+assert_py "$LOG" 'attempt("killed")["term_signal"] == 15 and "exit_code" not in attempt("killed")' \
+    "a task killed by SIGTERM: term_signal 15, no exit_code"
 done_testing

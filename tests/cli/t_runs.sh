@@ -98,6 +98,100 @@ echo 'not json' >.run_log_store/notes.txt
 rn runs
 expect_rc 0 "other files in the store folder are not runs"
 
+# runs show: one run as a tree with what each attempt did and used.
+workdir show
+rn execute "$HELLO" hello-1 --tag demo
+expect_rc 0 "a run to show"
+rn runs show hello-1
+expect_rc 0 "runs show"
+expect_out_re '^run hello-1: SUCCESS$' "the first line: run id and status"
+expect_out_re '^  tag +demo$' "the tag"
+expect_out_re '^  steps +4 ended, 0 failed$' "steps ended and failed"
+expect_out_re '^  resources +CPU [0-9.]+ s over 2 task attempts .*peak memory [0-9.]+ [KMG]B \((greet|check)\)$' \
+    "the run's CPU summed over its task attempts and its largest peak memory"
+expect_out_re '^  parameters +greeting="hello, world", count=3$' "the run's final parameters"
+expect_out_re '^STEP +TYPE +STATUS +ATTEMPTS +DURATION +EXIT +PEAK MEM +CPU$' "the step table's header"
+expect_out_re '^greet +task +SUCCESS +1 +[0-9.]+ s +0 +[0-9.]+ [KM]B +[0-9.]+ s$' \
+    "a task row: attempts, duration, exit code, peak memory, CPU"
+expect_out_re '^prepare +stub +SUCCESS +1 +[0-9.]+ s$' "a stub row has no process figures"
+expect_out_re '^  out: +greeting="hello, world", count=3$' "the parameters a step returned"
+expect_out_re '^  in: +greeting="hello, world", count=3$' "the parameters a step received"
+rn runs show hello-1 --json
+expect_rc 0 "runs show --json"
+"$PY" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1])) != json.load(open(sys.argv[2])))' \
+    "$OUT" .run_log_store/hello-1.json || fail "--json prints the run log"
+pass "--json prints the run log"
+
+rn execute "$P/fail.yaml" failed-1
+rn runs show failed-1
+expect_rc 0 "runs show of a failed run"
+expect_out_re '^run failed-1: FAIL$' "its status"
+expect_out_re '^  steps +2 ended, 1 failed; first: boom$' "its first failed step"
+expect_out_re '^boom +task +FAIL +1 +[0-9.]+ s +1 ' "the failed task's exit code"
+expect_out_re '^  message: +command exited with status 1$' "the failure's message under its row"
+
+cat >retry.yaml <<'YAML'
+dag:
+  start_at: flaky
+  steps:
+    flaky:
+      type: task
+      command_type: shell
+      command: n=$(cat tries 2>/dev/null || echo 0); n=$((n + 1)); echo $n >tries; echo "try $n"; exit 4
+      max_attempts: 2
+      next: success
+YAML
+rn execute retry.yaml retried-1
+rn runs show retried-1
+expect_out_re '^flaky +task +FAIL +2 ' "a retried step: two attempts"
+expect_out_re '^  attempt 1: FAIL [0-9.]+ s  command exited with status 4$' "each attempt listed under it"
+expect_out_re '^  attempt 2: FAIL ' "the second attempt"
+
+rn execute "$FIXTURES/composites/nested.yaml" nested-1
+rn runs show nested-1
+expect_rc 0 "runs show of nested composites"
+expect_out_re '^outer +parallel +FAIL' "a composite at the top"
+expect_out_re '^  outer\.left +branch +FAIL' "its branch, indented"
+expect_out_re '^      outer\.left\.m1\.1 +branch' "a map iteration two levels down"
+expect_out_re '^            outer\.left\.m1\.1\.m2\.a1\.cell +task +FAIL +1 +[0-9.]+ s +5 ' \
+    "a task in a map in a map in a parallel branch, with its exit code"
+
+rn runs show no-such-run
+expect_rc 2 "runs show of an unknown run"
+expect_err_has "no-such-run" "the message names the run"
+expect_err_has "runnable runs" "and says how to list the runs"
+rn runs show
+expect_rc 2 "runs show without a run id"
+
+# runs logs: what the tasks printed, from the catalog.
+rn runs logs hello-1 greet
+expect_rc 0 "runs logs RUN STEP"
+[ "$(cat "$OUT")" = "hello from hello-1" ] || fail "a step's output as it printed it" "got: $(cat "$OUT")"
+pass "a step's output as it printed it"
+rn runs logs failed-1 boom
+expect_out_re '^about to fail$' "a failed step's stdout"
+expect_out_re '^something went wrong$' "and its stderr"
+rn runs logs hello-1
+expect_rc 0 "runs logs RUN"
+expect_out_re '^==> greet \(attempt 1, SUCCESS\) <==$' "every step's output under a header"
+rn runs logs retried-1 flaky
+expect_out_re '^==> flaky \(attempt 1, FAIL\) <==$' "a retried step: a header per attempt"
+expect_out_re '^try 2$' "the second attempt's own output"
+rn runs logs nested-1 outer.left.m1.1.m2.a1.cell
+expect_rc 0 "runs logs of a map iteration's task by internal name"
+expect_out_re '^command exited with status 5$' "its output"
+rn runs logs hello-1 prepare
+expect_rc 0 "a step that printed nothing"
+[ ! -s "$OUT" ] || fail "prints nothing for a step that printed nothing"
+pass "prints nothing for a step that printed nothing"
+rn runs logs hello-1 nope
+expect_rc 2 "an unknown step"
+expect_err_has "runs show hello-1" "the message says where the step names are"
+printf 'catalog:\n  type: do-nothing\n' >dn.yaml
+rn runs logs hello-1 greet -c dn.yaml
+expect_rc 2 "a catalog that keeps no files"
+expect_err_has "do-nothing catalog keeps no files" "the message says why"
+
 # Bad input: exit 2, nothing written.
 workdir bad
 rn runs --status DONE
