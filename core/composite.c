@@ -462,3 +462,127 @@ void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node)
         c->limit = s->slots;
     pump(c);
 }
+
+/* ------------------------------------------------------------------ */
+/* The node protocol: fan-out and fan-in by themselves                 */
+/* ------------------------------------------------------------------ */
+
+/* The branch logs of a fanned-out composite exist before any branch runs,
+ * so the processes running its steps find where to write. */
+static int fan_out_branches(rn_engine *e, rn_comp *c)
+{
+    json_t *branches = json_object_get(c->step, "branches");
+    for (size_t i = 0; i < c->n; i++) {
+        json_t *blog = json_object_get(branches, c->names[i]);
+        if (!blog) {
+            blog = json_pack("{s:s, s:s, s:{}, s:{}}", "internal_name", c->names[i], "status",
+                             "PROCESSING", "steps", "parameters");
+            if (!blog)
+                return rn_error_set(RN_ENOMEM, "out of memory");
+            json_object_set_new(branches, c->names[i], blog);
+        }
+        rn_scope bs = {.branch_log = blog};
+        int rc = rn_store_put_scope(e, &bs);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* What the orchestrator needs from a fan-out: the items a map iterates
+ * on, the key of the branch a conditional takes, a parallel's keys. */
+static char *fan_value(const rn_comp *c)
+{
+    json_t *v = NULL;
+    const char *prefix_end = c->internal_name + strlen(c->internal_name) + 1;
+    if (c->node->type == RN_NODE_MAP) {
+        v = json_incref(c->items);
+    } else if (c->node->type == RN_NODE_CONDITIONAL) {
+        v = json_string(c->n ? c->names[0] + (prefix_end - c->internal_name) : "");
+    } else {
+        v = json_array();
+        for (size_t i = 0; i < c->n; i++)
+            json_array_append_new(v, json_string(c->names[i] + (prefix_end - c->internal_name)));
+    }
+    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(v);
+    return text;
+}
+
+int rn_comp_fan(rn_engine *e, rn_scope *scope, rn_node *node, int out, int *ok, char **value)
+{
+    *ok = 0;
+    if (value)
+        *value = NULL;
+    if (node->type == RN_NODE_LOOP)
+        return rn_error_set(RN_EUNSUPPORTED, "'%s' is a loop: its iterations are run by "
+                            "`runnable execute`; fan prepares parallel, map and conditional "
+                            "steps", node->name);
+    rn_frame f = {.scope = *scope};    /* borrowed: never freed here */
+    rn_comp *c = calloc(1, sizeof *c);
+    if (!c)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    c->frame = &f;
+    c->node = node;
+    c->internal_name = rn_frame_step_name(&f, node);
+    int rc = c->internal_name ? 0 : rn_error_set(RN_ENOMEM, "out of memory");
+    json_t *step = rc ? NULL : json_object_get(scope->steps, c->internal_name);
+    if (!rc && !step && !out)
+        rc = rn_error_set(RN_EINVAL, "step '%s' has not been fanned out in run '%s': run "
+                          "`runnable fan %s ... out` first", c->internal_name, e->run_id,
+                          e->run_id);
+    if (!rc && !step) {
+        step = rn_step_log_new(node->name, c->internal_name, rn_node_type_name(node->type));
+        if (!step)
+            rc = rn_error_set(RN_ENOMEM, "out of memory");
+        else
+            json_object_set_new(scope->steps, c->internal_name, step);
+    }
+    c->step = step;
+    if (!rc) {
+        switch (node->type) {
+        case RN_NODE_PARALLEL: rc = setup_parallel(c); break;
+        case RN_NODE_MAP: rc = setup_map(c); break;
+        default: rc = setup_conditional(c); break;
+        }
+    }
+    if (!rc && out && !c->msg[0]) {
+        json_object_set_new(step, "status", json_string("PROCESSING"));
+        /* The step before its branches: a store may check the parent. */
+        if ((rc = rn_store_put_step(e, step)) == 0 && (rc = fan_out_branches(e, c)) == 0) {
+            *ok = 1;
+            if (value && !(*value = fan_value(c)))
+                rc = rn_error_set(RN_ENOMEM, "out of memory");
+        }
+    } else if (!rc) {
+        /* Fan-in (or a fan-out that cannot start: the step fails). */
+        json_t *branches = json_object_get(step, "branches");
+        for (size_t i = 0; !out && !c->msg[0] && i < c->n; i++) {
+            const char *st = json_string_value(
+                json_object_get(json_object_get(branches, c->names[i]), "status"));
+            if (st && strcmp(st, "SUCCESS") == 0)
+                c->ok++;
+            else
+                c->failed++;
+        }
+        c->next = c->n;
+        if (!out && !c->msg[0] && c->failed)
+            snprintf(c->msg, sizeof c->msg, "%d of %zu branch%s did not succeed", c->failed,
+                     c->n, c->n == 1 ? "" : "es");
+        int success = !c->msg[0];
+        if (success && merge(c))
+            rc = rn_store_put_scope(e, scope);
+        if (c->msg[0])
+            success = 0;   /* a reducer failed */
+        json_object_set_new(step, "status", json_string(success ? "SUCCESS" : "FAIL"));
+        json_object_set_new(step, "message", json_string(c->msg));
+        e->steps_total++;
+        if (!success)
+            e->steps_failed++;
+        if (!rc)
+            rc = rn_store_put_step(e, step);
+        *ok = success;
+    }
+    rn_comp_free(c);
+    return rc;
+}

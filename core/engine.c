@@ -379,6 +379,13 @@ static json_t *run_config(rn_engine *e)
         e->pipeline->dag_json, "dag_hash", e->pipeline->dag_hash);
 }
 
+json_t *rn_engine_new_runlog(rn_engine *e, json_t *params)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id", e->run_id,
+                     "dag_hash", e->pipeline->dag_hash, "tag", e->tag, "status", "PROCESSING",
+                     "steps", "job", "parameters", params, "run_config", run_config(e));
+}
+
 int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
 {
     memset(summary, 0, sizeof *summary);
@@ -412,11 +419,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
         if ((rc = so->put_run_fields(sself, e->run_id, e->runlog)) < 0)
             return rc;
     } else {
-        json_t *rc_obj = run_config(e);
-        e->runlog = json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id",
-                              e->run_id, "dag_hash", e->pipeline->dag_hash, "tag", e->tag,
-                              "status", "PROCESSING", "steps", "job", "parameters", params,
-                              "run_config", rc_obj);
+        e->runlog = rn_engine_new_runlog(e, params);
         if ((rc = so->create_run(sself, e->run_id, e->runlog)) < 0)
             return rc;
     }

@@ -49,6 +49,10 @@ struct rn_engine {
     char *first_failed;            /* internal name of the first leaf that
                                       failed (history.c), or NULL */
     char started[40];              /* timestamp of the run's start */
+    /* the node protocol (node.c): run this one node, then stop */
+    rn_node *single_node;
+    struct rn_scope *single_scope; /* its graph's scope, parents linked */
+    int single_ok;                 /* its outcome */
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -57,6 +61,22 @@ int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out
 /* Create the run log and run the pipeline through the executor. */
 int rn_engine_execute(rn_engine *e, rn_run_summary *summary);
 void rn_engine_free(rn_engine *e);
+/* A new run log (PROCESSING, no steps) with `params` (stolen) as its
+ * parameters and the run_config of this engine. */
+json_t *rn_engine_new_runlog(rn_engine *e, json_t *params);
+
+/* The node protocol (node.c, spec/cli.md §2.2-2.3): one node of a stored
+ * run, as container and cluster executors run it.  `step` is the node's
+ * static internal name ('%' for spaces), `iter` the iteration context
+ * (runnable's --iter-variable JSON, or NULL).  mode NULL runs a leaf step
+ * (one attempt); "out" prepares a composite (step and branch logs;
+ * *fan_value gets the map's items / the conditional's branch key / the
+ * parallel's branch keys as JSON text, malloc'd), "in" finishes it
+ * (status, merged parameters).  The run log is created when missing.
+ * 0 with *ok the node's outcome, or < 0 (RN_EINVAL: bad step name or
+ * context, said in rn_error_last()). */
+int rn_engine_run_node(rn_engine *e, const char *step, const char *iter, const char *mode,
+                       int *ok, char **fan_value);
 
 /* The run's code identity, looked up on first use: the scheduler asks
  * while the first task runs, so its cost (libgit2 starting up, reading the

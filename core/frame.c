@@ -317,9 +317,20 @@ void rn_frame_start(rn_frame *f)
         run_step(f, f->g->start);
 }
 
+void rn_frame_run_one(rn_frame *f, rn_node *node)
+{
+    f->single = 1;
+    run_step(f, node);
+}
+
 void rn_frame_step_done(rn_frame *f, rn_node *node, int ok)
 {
     f->running--;
+    if (f->single) {
+        f->done = 1;
+        f->success = ok;
+        return;
+    }
     if (f->g->is_dag)
         dag_step_done(f, node, ok);
     else

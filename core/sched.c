@@ -184,8 +184,10 @@ static void attempt_over(rn_sched *s, rn_leaf *l, rn_task_exit *ex)
         leaf_done(s, l);
         return;
     }
+    /* One node of a stored run makes one attempt: the orchestrator that
+     * runs nodes decides on retries (node.c). */
     if (!l->success && l->node->type == RN_NODE_TASK && l->attempt < l->node->max_attempts &&
-        !rn_sched_halting(s)) {
+        !e->single_node && !rn_sched_halting(s)) {
         /* The failed attempt is on disk before the next one starts. */
         if ((rc = rn_store_put_step(e, l->step)) < 0) {
             rn_sched_fail(s, rc);
@@ -666,9 +668,17 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
                   "about %d steps to run", s.slots, s.slots == 1 ? "" : "s",
                   s.parallel ? "" : " (enable_parallel is off)",
                   s.use_pidfd ? "pidfds" : "SIGCHLD", e->leaves_estimate);
-    s.root = rn_frame_new(&s, e->pipeline->dag, NULL);
+    s.root = rn_frame_new(&s, e->single_node ? e->single_node->graph : e->pipeline->dag, NULL);
     if (!s.root) {
         rn_sched_fail(&s, rn_error_set(RN_ENOMEM, "out of memory"));
+    } else if (e->single_node) {
+        /* The node protocol: one step in the scope node.c rebuilt. */
+        const rn_scope *sc = e->single_scope;
+        s.root->scope = *sc;
+        s.root->scope.branch_name = sc->branch_name ? strdup(sc->branch_name) : NULL;
+        json_incref(sc->params);
+        s.root->scope.map_variables = sc->map_variables ? json_copy(sc->map_variables) : NULL;
+        rn_frame_run_one(s.root, e->single_node);
     } else {
         s.root->scope.steps = json_object_get(e->runlog, "steps");
         s.root->scope.params = json_incref(json_object_get(e->runlog, "parameters"));
@@ -709,6 +719,8 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
         }
     }
 
+    if (s.root && e->single_node)
+        e->single_ok = s.root->done && s.root->success;
     rn_frame_free(s.root);
     free(s.running);
     while (s.ev_head) {

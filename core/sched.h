@@ -28,6 +28,7 @@ struct rn_frame {
     int running;               /* steps of this graph in flight */
     int failed;                /* a failure that fails the graph (DAG) */
     int stopping;              /* stop_on_first_failure was triggered here */
+    int single;                /* runs one step, then ends (node protocol) */
     /* depends_on graphs */
     unsigned char *state;      /* per node: see frame.c */
     unsigned *waiting;         /* dependencies not yet met, per node */
@@ -104,6 +105,8 @@ void rn_sched_emit(rn_sched *s, rn_event *ev);
 rn_frame *rn_frame_new(rn_sched *s, rn_graph *g, rn_comp *parent);
 void rn_frame_free(rn_frame *f);
 void rn_frame_start(rn_frame *f);
+/* Run only `node` of f's graph; f ends with that step's outcome. */
+void rn_frame_run_one(rn_frame *f, rn_node *node);
 /* A step of f ended (leaf or composite); `ok` is its outcome. */
 void rn_frame_step_done(rn_frame *f, rn_node *node, int ok);
 /* Resolved internal name of a node of f's graph (malloc'd). */
@@ -118,5 +121,10 @@ int rn_frame_stopping(const rn_frame *f);
 void rn_comp_start(rn_sched *s, rn_frame *f, rn_node *node);
 void rn_comp_branch_done(rn_comp *c, rn_frame *branch);
 void rn_comp_free(rn_comp *c);
+/* The node protocol's `fan out` / `fan in` of composite `node` in `scope`
+ * (no scheduler: branches are run by other processes).  Step and branch
+ * logs are stored; *ok gets the outcome; out: *value the JSON text the
+ * orchestrator needs (malloc'd). */
+int rn_comp_fan(rn_engine *e, rn_scope *scope, rn_node *node, int out, int *ok, char **value);
 
 #endif

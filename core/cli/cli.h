@@ -15,6 +15,8 @@ int rn_cmd_plugins(int argc, char **argv);
 int rn_cmd_visualize(int argc, char **argv);
 int rn_cmd_retry(int argc, char **argv);
 int rn_cmd_runs_list(int argc, char **argv);
+int rn_cmd_execute_single_node(int argc, char **argv);
+int rn_cmd_fan(int argc, char **argv);
 int rn_cmd_runs_show(int argc, char **argv);
 int rn_cmd_runs_logs(int argc, char **argv);
 

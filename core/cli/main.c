@@ -19,6 +19,10 @@ static const char usage[] =
     "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
     "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
     "  plugins                          list installed providers\n"
+    "  execute-single-node RUN_ID PIPELINE.yaml STEP\n"
+    "                                   run one step of a stored run (executors' node protocol)\n"
+    "  fan RUN_ID STEP PIPELINE.yaml in|out\n"
+    "                                   prepare or finish a composite step of a stored run\n"
     "  runs                             past runs, newest first (--status, --since, --search)\n"
     "  runs show RUN_ID                 a run's steps as a tree with times, memory and CPU\n"
     "  runs logs RUN_ID [STEP]          what a run's tasks printed\n"
@@ -82,6 +86,10 @@ int main(int argc, char **argv)
         return rn_cmd_execute(argc - 1, argv + 1);
     if (strcmp(cmd, "retry") == 0)
         return rn_cmd_retry(argc - 1, argv + 1);
+    if (strcmp(cmd, "execute-single-node") == 0)
+        return rn_cmd_execute_single_node(argc - 1, argv + 1);
+    if (strcmp(cmd, "fan") == 0)
+        return rn_cmd_fan(argc - 1, argv + 1);
     if (strcmp(cmd, "validate") == 0)
         return rn_cmd_validate(argc - 1, argv + 1);
     if (strcmp(cmd, "visualize") == 0)
