@@ -504,6 +504,30 @@ const json_t *rn_engine_pipeline(const rn_engine *e)
     return e->pipeline ? e->pipeline->document : NULL;
 }
 
+const json_t *rn_engine_dag(const rn_engine *e)
+{
+    return e->pipeline ? e->pipeline->dag_json : NULL;
+}
+
+const char *rn_engine_pipeline_file(const rn_engine *e)
+{
+    return e->pipeline ? e->pipeline->file : NULL;
+}
+
+const char *rn_engine_config_file(const rn_engine *e)
+{
+    return e->config ? e->config->file : NULL;
+}
+
+const json_t *rn_engine_parameters(const rn_engine *e)
+{
+    /* Before the run starts they wait in initial_params; once it has, the
+     * run log holds them. */
+    if (e->initial_params)
+        return e->initial_params;
+    return e->runlog ? json_object_get(e->runlog, "parameters") : NULL;
+}
+
 static int graph_has_step(const rn_graph *g, const char *name)
 {
     if (!g)

@@ -342,6 +342,16 @@ const char *rn_engine_run_id(const rn_engine *engine);
 const json_t *rn_engine_pipeline(const rn_engine *engine);
 /* 1 if a task or stub of the pipeline, at any depth, has this short name. */
 int rn_engine_has_step(const rn_engine *engine, const char *name);
+/* For executors that hand the run to another system (argo): what the
+ * engine loaded, borrowed for the engine's lifetime.  The graph in the
+ * normalised form of the run log's run_config.dag (spec/run-log.md 5.2:
+ * node_type, next_node, on_failure, branches, ...); the pipeline and
+ * configuration files as given (the configuration NULL for the embedded
+ * default); the initial parameters as name -> {kind, value}. */
+const json_t *rn_engine_dag(const rn_engine *engine);
+const char *rn_engine_pipeline_file(const rn_engine *engine);
+const char *rn_engine_config_file(const rn_engine *engine);
+const json_t *rn_engine_parameters(const rn_engine *engine);
 
 /* ------------------------------------------------------------------ */
 /* Helpers exported by librunnable for providers                       */
