@@ -49,6 +49,14 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
  * .. CRITICAL 50; -1 if not one of them. */
 int rn_cli_log_level(const char *level);
 
+/* rn_engine_prepare with the CLI's reporting: configuration warnings,
+ * every diagnostic (with `count`, how many there were) or the hard
+ * error.  RN_EXIT_OK with *e ready; else the exit status (RN_EXIT_USAGE for
+ * bad input, `hard_code` for other failures) with *e freed and NULL. */
+struct rn_engine;
+int rn_cli_prepare(const struct rn_run_options *o, int count, int hard_code,
+                   struct rn_engine **e);
+
 /* The run-log store `config_file` names (NULL: the embedded default),
  * opened without a pipeline (store.c).  RN_EXIT_OK, or RN_EXIT_USAGE after
  * printing why.  The caller closes *store and frees *conf either way. */

@@ -134,23 +134,10 @@ int rn_cmd_execute(int argc, char **argv)
 int rn_cli_run(const rn_run_options *opts, int quiet)
 {
     const rn_run_options o = *opts;
-    rn_diag diag = {0};
     rn_engine *e = NULL;
-    int rc = rn_engine_prepare(&o, &diag, &e);
-    if (e && e->config)
-        rn_cli_print_warnings(&e->config->warnings);
-    if (rc == RN_EINVAL) {
-        rn_cli_print_diag(&diag);
-        rn_diag_free(&diag);
-        rn_engine_free(e);
-        return RN_EXIT_USAGE;
-    }
-    rn_diag_free(&diag);
-    if (rc < 0) {
-        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
-        rn_engine_free(e);
-        return RN_EXIT_FAILED;
-    }
+    int rc = rn_cli_prepare(&o, 0, RN_EXIT_FAILED, &e);
+    if (rc != RN_EXIT_OK)
+        return rc;
     if (dry_run)
         return print_plan(e);
     rn_run_summary s;

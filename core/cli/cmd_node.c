@@ -176,25 +176,13 @@ static int run_node(const char *cmd, int argc, char **argv, int fan)
                                   "names to items, like {\"chunk\": 1}");
     o.run_id = run_id;
 
-    rn_diag diag = {0};
     rn_engine *e = NULL;
-    int rc = rn_engine_prepare(&o, &diag, &e);
-    if (e && e->config)
-        rn_cli_print_warnings(&e->config->warnings);
-    int code = RN_EXIT_OK;
-    if (rc == RN_EINVAL) {
-        rn_cli_print_diag(&diag);
-        code = RN_EXIT_USAGE;
-    } else if (rc < 0) {
-        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
-        code = RN_EXIT_FAILED;
-    }
-    rn_diag_free(&diag);
+    int code = rn_cli_prepare(&o, 0, RN_EXIT_FAILED, &e);
     if (code == RN_EXIT_OK) {
         int ok = 0;
         char *value = NULL;
         rn_cli_catch_stop_signals();
-        rc = rn_engine_run_node(e, step, iter, mode, &ok, fan ? &value : NULL);
+        int rc = rn_engine_run_node(e, step, iter, mode, &ok, fan ? &value : NULL);
         if (rc == RN_EINVAL) {
             fprintf(stderr, "runnable: error: %s\n", rn_error_last());
             code = RN_EXIT_USAGE;

@@ -42,24 +42,11 @@ int rn_cmd_validate(int argc, char **argv)
     if (r != RN_CLI_HANDLED)
         return r;
 
-    rn_diag diag = {0};
     rn_engine *e = NULL;
-    int rc = rn_engine_prepare(&o, &diag, &e);
-    if (e && e->config)
-        rn_cli_print_warnings(&e->config->warnings);
-    int code = RN_EXIT_OK;
-    if (rc == RN_EINVAL) {
-        rn_cli_print_diag(&diag);
-        fprintf(stderr, "runnable: %zu problem%s found\n", diag.n, diag.n == 1 ? "" : "s");
-        code = RN_EXIT_USAGE;
-    } else if (rc < 0) {
-        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
-        code = RN_EXIT_USAGE;
-    } else {
+    int code = rn_cli_prepare(&o, 1, RN_EXIT_USAGE, &e);
+    if (code == RN_EXIT_OK)
         printf("%s: valid (config: %s)\n", o.pipeline_file,
                e->config->file ? e->config->file : "embedded default");
-    }
-    rn_diag_free(&diag);
     rn_engine_free(e);
     return code;
 }

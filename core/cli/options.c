@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
+#include "engine.h"
 #include "loader.h"
 #include "runnable/runnable.h"
 
@@ -65,4 +66,29 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
     if (optind < argc)
         return rn_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     return RN_CLI_HANDLED;
+}
+
+int rn_cli_prepare(const rn_run_options *o, int count, int hard_code, rn_engine **e)
+{
+    rn_diag diag = {0};
+    *e = NULL;
+    int rc = rn_engine_prepare(o, &diag, e);
+    if (*e && (*e)->config)
+        rn_cli_print_warnings(&(*e)->config->warnings);
+    int code = RN_EXIT_OK;
+    if (rc == RN_EINVAL) {
+        rn_cli_print_diag(&diag);
+        if (count)
+            fprintf(stderr, "runnable: %zu problem%s found\n", diag.n, diag.n == 1 ? "" : "s");
+        code = RN_EXIT_USAGE;
+    } else if (rc < 0) {
+        fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+        code = hard_code;
+    }
+    rn_diag_free(&diag);
+    if (code != RN_EXIT_OK) {
+        rn_engine_free(*e);
+        *e = NULL;
+    }
+    return code;
 }
