@@ -53,6 +53,9 @@ struct rn_engine {
     rn_node *single_node;
     struct rn_scope *single_scope; /* its graph's scope, parents linked */
     int single_ok;                 /* its outcome */
+    /* tasks in processes of their own (remote.c), from rn_traverse_opts v4 */
+    int (*node_launch)(void *, const rn_node_job *, rn_launch *);
+    void *node_data;
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -126,6 +129,10 @@ json_t *rn_scope_get(const rn_scope *scope, const char *name);
 json_t *rn_scope_view(const rn_scope *scope);
 
 int rn_store_put_step(rn_engine *e, const json_t *step);
+/* The whole run as stored (new reference in *doc).  Other processes write
+ * it while this one reads (the node protocol): a file that changed under
+ * the reader (RN_EIO) is read again, a few times (remote.c). */
+int rn_store_read_run(rn_engine *e, json_t **doc);
 /* Write what deferred puts left in the store's memory (no-op for stores
  * without batching). */
 int rn_store_flush(rn_engine *e);
@@ -164,6 +171,8 @@ typedef struct rn_leaf {
     double first_started;          /* the first attempt (progress events) */
     int stop_signal;               /* why the scheduler ended it, or 0 */
     int timed_out;
+    int remote;                    /* the attempt runs execute-single-node
+                                      in a process of its own (remote.c) */
     struct rn_leaf *next;          /* ready queue / sleepers */
 } rn_leaf;
 
@@ -188,6 +197,12 @@ void rn_leaf_release(rn_leaf *l);
  * composite that fails before any branch.  Status and message stored. */
 int rn_step_record(rn_engine *e, rn_node *node, const char *internal_name, rn_scope *scope,
                    const char *status, const char *message);
+
+/* A task attempt in a process of its own (remote.c): start it
+ * (RN_ATTEMPT_SPAWNED, or RN_ATTEMPT_ENDED when it could not start), and
+ * when it ended read back what it recorded. */
+int rn_remote_start(rn_engine *e, rn_leaf *l);
+int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex);
 
 /* The scheduler (sched.c): runs the root graph to its end. */
 int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts);

@@ -226,7 +226,7 @@ static int open_run(rn_engine *e)
 {
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *self = e->svc[RN_SVC_RUN_LOG_STORE]->self;
-    int rc = so->get_run(self, e->run_id, &e->runlog);
+    int rc = rn_store_read_run(e, &e->runlog);
     if (rc != RN_ENOENT)
         return rc;
     json_t *params = e->initial_params;

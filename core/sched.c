@@ -644,6 +644,10 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
         s.mock = 1;
         s.patches = opts->patches;
     }
+    if (opts && opts->version >= 4 && opts->node_launch) {
+        e->node_launch = opts->node_launch;
+        e->node_data = opts->node_data;
+    }
 
     if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
         return rn_error_set(RN_EIO, "cannot create the scheduler's pipe: %s", strerror(errno));

@@ -357,6 +357,9 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
         l->success = 1;
         return RN_ATTEMPT_ENDED;
     }
+    /* A task in a process of its own does all the rest there. */
+    if (node->type == RN_NODE_TASK && e->node_launch && !l->patched)
+        return rn_remote_start(e, l);
     /* Only a task has output to keep: stubs and terminal steps get no
      * execution log (runnable writes one holding a parameter listing; a
      * file per step is the biggest cost of a step that runs nothing).
@@ -449,6 +452,8 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
 
 int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
 {
+    if (l->remote)
+        return rn_remote_end(e, l, ex);
     rn_node *node = l->node;
     int params_changed = 0, rc = 0;
     if (ex) {

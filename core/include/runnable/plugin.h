@@ -307,8 +307,25 @@ int rn_launch_want_result(rn_launch *l, int fd);
 /* The run being executed; the executor drives it through rn_engine_*. */
 typedef struct rn_engine rn_engine;
 
+/* One task attempt for a process of its own (rn_traverse_opts.node_launch):
+ * the arguments of `runnable execute-single-node` and what the executor
+ * may need to place the process.  Everything borrowed for the call. */
+typedef struct rn_node_job {
+    unsigned version;          /* 1 */
+    const char *run_id;
+    const char *pipeline_file; /* absolute */
+    const char *config_file;   /* absolute; NULL for the embedded default */
+    const char *step;          /* static internal name, '%' for spaces */
+    const char *iter_variable; /* runnable's --iter-variable JSON */
+    const char *internal_name; /* resolved, e.g. "map_state.1.t" (for names) */
+    const json_t *overrides;   /* the step's `overrides` mapping ({} none) */
+    int attempt;               /* 1-based */
+    double timeout;            /* seconds, 0: none (the engine also enforces it) */
+    const char *work_dir;      /* the engine's working folder */
+} rn_node_job;
+
 typedef struct rn_traverse_opts {
-    unsigned version;      /* 1, or 2 with the fields below */
+    unsigned version;      /* 1 to 4 (the fields below say which) */
     int enable_parallel;   /* run independent work concurrently */
     int max_parallel;      /* at most this many tasks at once (0: CPUs) */
     /* version 2 */
@@ -320,6 +337,15 @@ typedef struct rn_traverse_opts {
     const json_t *patches; /* short step name -> task fields: that step
                               runs for real with these fields over its own
                               (still no catalog I/O); borrowed */
+    /* version 4: every task step runs in a process of its own that runs
+     * `runnable execute-single-node` (docs/node-protocol.md): in a
+     * container, on another machine...  The engine traverses the graph,
+     * runs stubs, success/fail and composite steps itself, asks
+     * node_launch to describe the process for each task attempt, starts
+     * it, waits for it, then reads the attempt that process recorded from
+     * the run-log store.  NULL: tasks run here, through their task plugin. */
+    int (*node_launch)(void *node_data, const struct rn_node_job *job, rn_launch *launch);
+    void *node_data;
 } rn_traverse_opts;
 
 typedef struct rn_executor_ops {
@@ -334,6 +360,12 @@ typedef struct rn_executor_ops {
 } rn_executor_ops;
 
 #define RN_EXECUTOR_OPS_VERSION 2
+
+/* The traversal settings executors that use the engine's scheduler share:
+ * enable_parallel, max_parallel, kill_grace, and the checks of
+ * object_serialisation and overrides.  Fills `out` (version 4, no
+ * node_launch); < 0 with rn_error_set() naming the bad setting. */
+int rn_traverse_opts_parse(const json_t *config, rn_traverse_opts *out);
 
 /* Traverse the pipeline in this process with the engine's scheduler. */
 int rn_engine_traverse(rn_engine *engine, const rn_traverse_opts *opts);

@@ -1,0 +1,267 @@
+/*
+ * Task attempts in processes of their own (rn_traverse_opts.node_launch):
+ * the executor describes a process that runs `runnable execute-single-node`
+ * for the step — in a container, on another machine — and the engine
+ * starts it and waits for it like any task.  That process does the whole
+ * step protocol against the run-log store and catalog; afterwards the
+ * engine reads back the attempt it recorded and the parameters it
+ * returned, so traversal (next, on_failure, fan-in) goes on as if the
+ * task had run here.  What the process printed outside its step (a
+ * container runtime pulling an image, failing to start) is kept in a
+ * temporary file and becomes the message when no attempt was recorded.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "spawn.h"
+
+int rn_store_read_run(rn_engine *e, json_t **doc)
+{
+    const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    int rc = RN_EIO;
+    for (int tries = 0; tries < 5 && rc == RN_EIO; tries++) {
+        json_decref(*doc);
+        *doc = NULL;
+        rc = so->get_run(e->svc[RN_SVC_RUN_LOG_STORE]->self, e->run_id, doc);
+    }
+    return rc;
+}
+
+/* runnable's --iter-variable for the leaf's scope: the map items and loop
+ * indices of the enclosing composites, outermost first. */
+static char *iter_variable(const rn_leaf *l)
+{
+    const rn_scope *chain[64];
+    size_t n = 0;
+    for (const rn_scope *s = l->scope; s && s->branch_name && n < 64; s = s->parent)
+        chain[n++] = s;
+    const rn_node *comps[64];
+    size_t k = 0;
+    for (const rn_graph *g = l->node->graph; g && g->parent && k < 64; g = g->parent->graph)
+        comps[k++] = g->parent;
+    json_t *maps = json_object(), *loops = json_array();
+    /* chain[i] and comps[i] both count from the innermost level. */
+    for (size_t i = n; i-- > 0;) {
+        const rn_node *c = i < k ? comps[i] : NULL;
+        if (!c)
+            continue;
+        if (c->type == RN_NODE_MAP) {
+            json_t *v = json_object_get(chain[i]->map_variables, c->iterate_as);
+            json_object_set_new(maps, c->iterate_as, json_pack("{s:O}", "value", v ? v : json_null()));
+        } else if (c->type == RN_NODE_LOOP) {
+            const char *dot = strrchr(chain[i]->branch_name, '.');
+            json_array_append_new(loops, json_pack("{s:I}", "value",
+                                                   (json_int_t)atoll(dot ? dot + 1 : "0")));
+        }
+    }
+    json_t *doc = json_pack("{s:o, s:o}", "map_variable", maps, "loop_variable", loops);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    return text;
+}
+
+static char *absolute(const char *work_dir, const char *path)
+{
+    if (!path)
+        return NULL;
+    char buf[PATH_MAX];
+    if (path[0] == '/')
+        snprintf(buf, sizeof buf, "%s", path);
+    else
+        snprintf(buf, sizeof buf, "%s/%s", work_dir, path);
+    return strdup(buf);
+}
+
+int rn_remote_start(rn_engine *e, rn_leaf *l)
+{
+    l->remote = 1;
+    char *iter = iter_variable(l);
+    char *step = strdup(l->node->internal_name);
+    char *pipeline = absolute(e->work_dir, e->pipeline->file);
+    char *config = absolute(e->work_dir, e->config->file);
+    rn_launch *launch = NULL;
+    int rc = iter && step && pipeline && (config || !e->config->file) ? 0
+             : rn_error_set(RN_ENOMEM, "out of memory");
+    for (char *p = step; p && *p; p++)
+        if (*p == ' ')
+            *p = '%';
+    if (!rc)
+        rc = rn_launch_new(&launch);
+    if (!rc) {
+        rn_node_job job = {
+            .version = 1,
+            .run_id = e->run_id,
+            .pipeline_file = pipeline,
+            .config_file = config,
+            .step = step,
+            .iter_variable = iter,
+            .internal_name = l->internal_name,
+            .overrides = l->node->overrides,
+            .attempt = l->attempt,
+            .timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout,
+            .work_dir = e->work_dir,
+        };
+        if (e->node_launch(e->node_data, &job, launch) < 0)
+            snprintf(l->msg, sizeof l->msg, "cannot prepare the step's process: %s",
+                     rn_error_last());
+    }
+    free(iter);
+    free(step);
+    free(pipeline);
+    free(config);
+    if (rc < 0 || l->msg[0]) {
+        rn_launch_free(launch);
+        return rc < 0 ? rc : RN_ATTEMPT_ENDED;
+    }
+    /* The process reads the run from the store: everything must be there. */
+    if ((rc = rn_store_flush(e)) < 0) {
+        rn_launch_free(launch);
+        return rc;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/runnable-node-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        rn_launch_free(launch);
+        snprintf(l->msg, sizeof l->msg, "cannot create a file for the step's process output: %s",
+                 strerror(errno));
+        return RN_ATTEMPT_ENDED;
+    }
+    close(fd);
+    l->log_path = strdup(path);
+    l->log_temporary = 1;
+    rn_child *child = calloc(1, sizeof *child);
+    rc = child && l->log_path ? rn_spawn(launch, e->work_dir, l->log_path, child)
+                              : rn_error_set(RN_ENOMEM, "out of memory");
+    rn_launch_free(launch);
+    if (rc < 0) {
+        free(child);
+        snprintf(l->msg, sizeof l->msg, "cannot start the step's process: %s", rn_error_last());
+        return RN_ATTEMPT_ENDED;
+    }
+    l->child = child;
+    return RN_ATTEMPT_SPAWNED;
+}
+
+/* The step log and parameter layer of the leaf's scope in a stored run:
+ * the branches from the root down to the leaf's scope. */
+static int stored_scope(const json_t *doc, const rn_scope *scope, json_t **steps, json_t **layer)
+{
+    const rn_scope *chain[64];
+    size_t n = 0;
+    for (const rn_scope *s = scope; s && s->branch_name && n < 64; s = s->parent)
+        chain[n++] = s;
+    json_t *st = json_object_get(doc, "steps");
+    json_t *params = json_object_get(doc, "parameters");
+    for (size_t i = n; i-- > 0;) {
+        const char *b = chain[i]->branch_name;
+        const char *dot = strrchr(b, '.');
+        if (!dot)
+            return -1;
+        char comp[1024];
+        snprintf(comp, sizeof comp, "%.*s", (int)(dot - b), b);
+        json_t *blog = json_object_get(json_object_get(json_object_get(st, comp), "branches"), b);
+        if (!blog)
+            return -1;
+        st = json_object_get(blog, "steps");
+        params = json_object_get(blog, "parameters");
+    }
+    *steps = st;
+    *layer = params;
+    return 0;
+}
+
+/* The last line the process printed, for a message. */
+static void last_line(const char *path, char *out, size_t n)
+{
+    out[0] = '\0';
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f)
+        return;
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        size_t len = strlen(line);
+        if (len) {
+            len = len < n ? len : n - 1;
+            memcpy(out, line, len);
+            out[len] = '\0';
+        }
+    }
+    fclose(f);
+}
+
+int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
+{
+    json_t *doc = NULL, *steps = NULL, *layer = NULL; /* borrowed from doc */
+    int rc = 0;
+    const json_t *stored = NULL;
+    if (rn_store_read_run(e, &doc) == 0 &&
+        stored_scope(doc, l->scope, &steps, &layer) == 0)
+        stored = json_object_get(steps, l->internal_name);
+    json_t *attempts = json_object_get(stored, "attempts");
+    if (json_array_size(attempts) >= (size_t)l->attempt) {
+        /* It recorded its attempt: that is the step now, and what it
+         * returned is in its scope's layer. */
+        json_t *last = json_array_get(attempts, json_array_size(attempts) - 1);
+        const char *st = json_string_value(json_object_get(last, "status"));
+        l->success = st && strcmp(st, "SUCCESS") == 0;
+        if (l->timed_out || l->stop_signal)
+            l->success = 0;
+        snprintf(l->msg, sizeof l->msg, "%s",
+                 json_string_value(json_object_get(last, "message"))
+                     ? json_string_value(json_object_get(last, "message")) : "");
+        if (l->timed_out) {
+            /* It saw only a SIGTERM; the reason is the engine's. */
+            snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
+            json_object_set_new(last, "status", json_string("FAIL"));
+            json_object_set_new(last, "message", json_string(l->msg));
+        }
+        json_object_set(l->step, "attempts", attempts);
+        json_object_set(l->step, "data_catalog", json_object_get(stored, "data_catalog"));
+        /* Its returns are those of its attempt (its own step log): the
+         * scope's stored layer may have lost them to a process of the same
+         * scope that wrote it at the same time.  The layer as it should be
+         * goes back to the store, and to the store's own copy (a store
+         * that batches writes must not put back what it had before). */
+        if (l->success) {
+            const char *k;
+            json_t *v;
+            json_object_foreach(json_object_get(last, "output_parameters"), k, v)
+                json_object_set(l->scope->params, k, v);
+        }
+        if (!json_equal(layer, l->scope->params))
+            rc = rn_store_put_scope(e, l->scope);
+    } else {
+        /* It never got as far as its step: say what it printed. */
+        char line[512];
+        last_line(l->log_path, line, sizeof line);
+        l->success = 0;
+        if (l->timed_out)
+            snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
+        else if (!l->msg[0])
+            snprintf(l->msg, sizeof l->msg, "the step's process %s %d without recording an "
+                     "attempt%s%s", ex && ex->signaled ? "was killed by signal" : "exited with status",
+                     ex ? (ex->signaled ? ex->term_signal : ex->exit_code) : -1,
+                     line[0] ? ": " : "", line);
+        char t1[40];
+        rn_timestamp(t1, sizeof t1);
+        json_object_set_new(l->attempt_json, "end_time", json_string(t1));
+        json_object_set_new(l->attempt_json, "status", json_string("FAIL"));
+        json_object_set_new(l->attempt_json, "message", json_string(l->msg));
+        json_array_append(json_object_get(l->step, "attempts"), l->attempt_json);
+    }
+    json_decref(doc);
+    rn_leaf_release(l);
+    l->remote = 0;
+    return rc;
+}
