@@ -75,6 +75,10 @@ static int check_task(const char *command_type, const json_t *task, void *data)
 static void open_services(rn_engine *e, rn_diag *diag)
 {
     for (int s = 0; s < RN_SVC_COUNT; s++) {
+        /* A node's process runs the node: the executor that placed it
+         * there (a container runtime, a cluster) need not exist here. */
+        if (s == RN_SVC_EXECUTOR && e->node_mode)
+            continue;
         rn_service_config *sc = &e->config->svc[s];
         rn_plugin *pl = NULL;
         int kind = rn_service_kind(s);
@@ -194,10 +198,16 @@ static void retry_check_dag(rn_engine *e, rn_diag *diag)
 
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out)
 {
+    return rn_engine_prepare_node(opts, 0, diag, out);
+}
+
+int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, rn_engine **out)
+{
     rn_engine *e = calloc(1, sizeof *e);
     if (!e)
         return rn_error_set(RN_ENOMEM, "out of memory");
     *out = e;
+    e->node_mode = node;
     e->t_start = rn_mono_now();
     char cwd[4096];
     e->work_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");

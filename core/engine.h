@@ -50,6 +50,7 @@ struct rn_engine {
                                       failed (history.c), or NULL */
     char started[40];              /* timestamp of the run's start */
     /* the node protocol (node.c): run this one node, then stop */
+    int node_mode;                 /* prepared for the node protocol */
     rn_node *single_node;
     struct rn_scope *single_scope; /* its graph's scope, parents linked */
     int single_ok;                 /* its outcome */
@@ -61,6 +62,9 @@ struct rn_engine {
 /* Load config + pipeline and check everything (providers, task types);
  * every problem goes to diag.  Nothing is written. */
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out);
+/* The same for one node of a run (the node protocol, node.c): the
+ * executor is not opened. */
+int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, rn_engine **out);
 /* Create the run log and run the pipeline through the executor. */
 int rn_engine_execute(rn_engine *e, rn_run_summary *summary);
 void rn_engine_free(rn_engine *e);

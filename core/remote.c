@@ -23,6 +23,21 @@
 #include "engine.h"
 #include "spawn.h"
 
+int rn_launch_add_node_command(rn_launch *l, const char *runnable, const rn_node_job *job)
+{
+    const char *args[] = {runnable, "execute-single-node", job->run_id, job->pipeline_file,
+                          job->step, "--iter-variable", job->iter_variable};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof args / sizeof *args && rc == 0; i++)
+        rc = rn_launch_add_arg(l, args[i]);
+    if (rc == 0 && job->config_file) {
+        rc = rn_launch_add_arg(l, "--config");
+        if (rc == 0)
+            rc = rn_launch_add_arg(l, job->config_file);
+    }
+    return rc;
+}
+
 int rn_store_read_run(rn_engine *e, json_t **doc)
 {
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;

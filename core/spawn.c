@@ -47,7 +47,7 @@ static int is_executable_file(const char *path)
  * Relative PATH entries are taken relative to the child's working
  * directory, where the child itself would resolve them.
  */
-int rn_find_program(const char *name, const char *path, const char *cwd, char out[PATH_MAX])
+int rn_find_program(const char *name, const char *path, const char *cwd, char *out)
 {
     if (strchr(name, '/')) {
         if (strlen(name) >= PATH_MAX || !is_executable_file(name))

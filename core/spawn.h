@@ -20,11 +20,7 @@
 #endif
 #endif
 
-/* Find the executable a child would run as `name`: a name with a '/' is
- * taken as it is; any other is searched on `path` (NULL: /bin:/usr/bin),
- * relative entries relative to `cwd` (NULL: the current directory).
- * RN_ENOENT, with a message naming the PATH, when there is none. */
-int rn_find_program(const char *name, const char *path, const char *cwd, char out[PATH_MAX]);
+/* rn_find_program: in runnable/plugin.h (plugins use it too). */
 
 /* A launch starts with the engine's environment (environ) and no argv. */
 int rn_launch_new(rn_launch **out);

@@ -20,30 +20,10 @@ typedef struct emulator {
     char runnable[PATH_MAX];   /* the binary the steps run */
 } emulator;
 
-/* Arguments of execute-single-node for one job (shared shape with the
- * container executors: RUN_ID PIPELINE STEP, then the options). */
-static int add_node_args(rn_launch *l, const rn_node_job *job)
-{
-    int rc = 0;
-    const char *args[] = {"execute-single-node", job->run_id, job->pipeline_file, job->step,
-                          "--iter-variable", job->iter_variable};
-    for (size_t i = 0; i < sizeof args / sizeof *args && rc == 0; i++)
-        rc = rn_launch_add_arg(l, args[i]);
-    if (rc == 0 && job->config_file) {
-        rc = rn_launch_add_arg(l, "--config");
-        if (rc == 0)
-            rc = rn_launch_add_arg(l, job->config_file);
-    }
-    return rc;
-}
-
 static int emulator_launch(void *data, const rn_node_job *job, rn_launch *l)
 {
     emulator *x = data;
-    int rc = rn_launch_add_arg(l, x->runnable);
-    if (rc == 0)
-        rc = add_node_args(l, job);
-    return rc;
+    return rn_launch_add_node_command(l, x->runnable, job);
 }
 
 static int emulator_create(void **self, const rn_plugin_env *env, const json_t *config)

@@ -4,6 +4,8 @@
 set -eu
 PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-dev \
 libcmocka-dev pkg-config make gcc git valgrind python3 graphviz"
+# local-container tests: a real container runtime and a Debian minbase image
+PKGS="$PKGS podman runc catatonit debootstrap"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -50,11 +50,13 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
 int rn_cli_log_level(const char *level);
 
 /* rn_engine_prepare with the CLI's reporting: configuration warnings,
- * every diagnostic (with `count`, how many there were) or the hard
- * error.  RN_EXIT_OK with *e ready; else the exit status (RN_EXIT_USAGE for
- * bad input, `hard_code` for other failures) with *e freed and NULL. */
+ * every diagnostic (with RN_CLI_COUNT in flags, how many there were) or the
+ * hard error; RN_CLI_NODE prepares one node of a run (no executor).
+ * RN_EXIT_OK with *e ready; else the exit status (RN_EXIT_USAGE for bad
+ * input, `hard_code` for other failures) with *e freed and NULL. */
+enum { RN_CLI_COUNT = 1, RN_CLI_NODE = 2 };
 struct rn_engine;
-int rn_cli_prepare(const struct rn_run_options *o, int count, int hard_code,
+int rn_cli_prepare(const struct rn_run_options *o, int flags, int hard_code,
                    struct rn_engine **e);
 
 /* The run-log store `config_file` names (NULL: the embedded default),

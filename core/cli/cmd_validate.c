@@ -43,7 +43,7 @@ int rn_cmd_validate(int argc, char **argv)
         return r;
 
     rn_engine *e = NULL;
-    int code = rn_cli_prepare(&o, 1, RN_EXIT_USAGE, &e);
+    int code = rn_cli_prepare(&o, RN_CLI_COUNT, RN_EXIT_USAGE, &e);
     if (code == RN_EXIT_OK)
         printf("%s: valid (config: %s)\n", o.pipeline_file,
                e->config->file ? e->config->file : "embedded default");

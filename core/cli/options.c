@@ -68,17 +68,17 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
     return RN_CLI_HANDLED;
 }
 
-int rn_cli_prepare(const rn_run_options *o, int count, int hard_code, rn_engine **e)
+int rn_cli_prepare(const rn_run_options *o, int flags, int hard_code, rn_engine **e)
 {
     rn_diag diag = {0};
     *e = NULL;
-    int rc = rn_engine_prepare(o, &diag, e);
+    int rc = rn_engine_prepare_node(o, (flags & RN_CLI_NODE) != 0, &diag, e);
     if (*e && (*e)->config)
         rn_cli_print_warnings(&(*e)->config->warnings);
     int code = RN_EXIT_OK;
     if (rc == RN_EINVAL) {
         rn_cli_print_diag(&diag);
-        if (count)
+        if (flags & RN_CLI_COUNT)
             fprintf(stderr, "runnable: %zu problem%s found\n", diag.n, diag.n == 1 ? "" : "s");
         code = RN_EXIT_USAGE;
     } else if (rc < 0) {

@@ -361,6 +361,18 @@ typedef struct rn_executor_ops {
 
 #define RN_EXECUTOR_OPS_VERSION 2
 
+/* Find the executable a child would run as `name`: a name with a '/' is
+ * taken as it is; any other is searched on `path` (NULL: /bin:/usr/bin),
+ * relative entries relative to `cwd` (NULL: the current directory).  `out`
+ * has room for PATH_MAX bytes.  RN_ENOENT, with a message naming the PATH,
+ * when there is none. */
+int rn_find_program(const char *name, const char *path, const char *cwd, char *out);
+
+/* Append `RUNNABLE execute-single-node RUN_ID PIPELINE STEP --iter-variable
+ * JSON [--config FILE]` for `job` to a launch: the command every
+ * process-per-step executor runs, wherever it runs it. */
+int rn_launch_add_node_command(rn_launch *l, const char *runnable, const rn_node_job *job);
+
 /* The traversal settings executors that use the engine's scheduler share:
  * enable_parallel, max_parallel, kill_grace, and the checks of
  * object_serialisation and overrides.  Fills `out` (version 4, no
