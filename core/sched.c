@@ -234,7 +234,8 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
     rn_engine *e = s->e;
     int rc;
     if (l->attempt == 0) {
-        if ((rc = rn_leaf_open(e, l)) < 0) {
+        /* Opened already when start_ready opened its round (l->step). */
+        if (!l->step && (rc = rn_leaf_open(e, l)) < 0) {
             rn_sched_fail(s, rc);
             rn_sched_post(s, RN_EV_LEAF, l);
             return;
@@ -257,9 +258,8 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
     rn_child *c = l->child;
     l->pidfd = -1;
     if (s->use_pidfd) {
+        /* pidfd_open(2) sets close-on-exec itself. */
         l->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-        if (l->pidfd >= 0)
-            fcntl(l->pidfd, F_SETFD, FD_CLOEXEC);
     }
     l->started = rn_mono_now();
     l->timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout;
@@ -553,17 +553,49 @@ static void drain_events(rn_sched *s)
     }
 }
 
+/*
+ * Record every task this round will start as PROCESSING before the first
+ * one spawns.  With a store that defers writes, the flush before that
+ * spawn then writes them all; opened one by one, each later spawn would
+ * flush again, and write a map iteration's branch file a third time when
+ * two tasks end in one wake-up.  Returns how many leaves, from the head
+ * of the queue, were opened.
+ */
+static size_t open_round(rn_sched *s)
+{
+    size_t k = 0;
+    int room = s->slots - (int)s->n_running;
+    for (rn_leaf *l = s->ready_head; l && room > 0; l = l->next, room--) {
+        if (l->attempt != 0 || l->step)
+            break;
+        int rc = rn_leaf_open(s->e, l);
+        if (rc < 0) {
+            rn_sched_fail(s, rc); /* start_ready ends it as attempt_begin would */
+            break;
+        }
+        k++;
+    }
+    return k;
+}
+
 static void start_ready(rn_sched *s)
 {
+    /* Only a store that defers writes gains (and nothing changes for the
+     * others, nor for tasks in processes of their own). */
+    size_t opened = rn_sched_halting(s) || !s->e->store_deferred ? 0 : open_round(s);
     while (s->ready_head && (int)s->n_running < s->slots) {
         rn_leaf *l = s->ready_head;
         s->ready_head = l->next;
         if (!s->ready_head)
             s->ready_tail = NULL;
         l->next = NULL;
+        int was_opened = opened > 0;
+        if (opened)
+            opened--;
         if (rn_sched_halting(s)) {
-            /* Never started: it ends failed without an attempt. */
-            if (l->attempt == 0)
+            /* Never started: it ends failed without an attempt (closed
+             * as FAIL if this round recorded it as PROCESSING). */
+            if (l->attempt == 0 && !was_opened)
                 rn_sched_post(s, RN_EV_LEAF, l);
             else
                 leaf_done(s, l);
@@ -647,6 +679,18 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
     if (opts && opts->version >= 4 && opts->node_launch) {
         e->node_launch = opts->node_launch;
         e->node_data = opts->node_data;
+        /* Deferred writes assume this process is the run's only writer
+         * (plugin.h): a batch checks the files once, at its start.  Here
+         * the steps' own processes write the same files (RunLog.json for
+         * root steps) while this one works, so every put goes to disk at
+         * once, re-reading what they wrote, as without deferral. */
+        if (e->store_deferred) {
+            const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+            int rc = so->defer(e->svc[RN_SVC_RUN_LOG_STORE]->self, e->run_id, 0);
+            e->store_deferred = 0;
+            if (rc < 0)
+                return rc;
+        }
     }
 
     if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) < 0)

@@ -142,6 +142,35 @@ static int lift_above_stdio(int *fd)
     return 0;
 }
 
+/*
+ * A log named /proc/self/fd/N is a descriptor of this process (the
+ * execution log kept in memory): duplicated rather than opened again,
+ * which would walk the path through procfs on every spawn.  The duplicate
+ * shares the engine's open file description, which gets O_APPEND: the
+ * engine only appends to it too and reads it at explicit offsets.
+ * Returns -1 when `path` is no such name (the caller opens it).
+ */
+static int dup_own_fd(const char *path)
+{
+    static const char pre[] = "/proc/self/fd/";
+    if (strncmp(path, pre, sizeof pre - 1) != 0)
+        return -1;
+    const char *num = path + sizeof pre - 1;
+    char *end;
+    long n = strtol(num, &end, 10);
+    if (end == num || *end || n < 0 || n > INT_MAX)
+        return -1;
+    int mode = fcntl((int)n, F_GETFL);
+    if (mode < 0 || (mode & O_ACCMODE) == O_RDONLY)
+        return -1; /* not ours to write to: open() decides */
+    int fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0 && fcntl(fd, F_SETFL, O_APPEND) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 int rn_spawnattr_ordinary(posix_spawnattr_t *attr, short more_flags)
 {
     sigset_t none, dfl;
@@ -190,7 +219,9 @@ int rn_spawn(const rn_launch *l, const char *cwd, const char *log_path, rn_child
     int fa_init = 0, attr_init = 0;
 
     if (log_path) {
-        logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+        logfd = dup_own_fd(log_path);
+        if (logfd < 0)
+            logfd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
         if (logfd < 0) {
             rc = rn_error_set(RN_EIO, "cannot open log '%s': %s", log_path, strerror(errno));
             goto fail;

@@ -11,6 +11,11 @@
  * supports_parallel_writes.  Each file is a json_docfile: written
  * incrementally (a branch may hold thousands of steps), replaced
  * atomically, and re-read when another process has replaced it.
+ *
+ * While the engine defers a run's writes (ops v2), puts only change the
+ * files' documents in memory; flush() writes each file that changed once,
+ * parents before children (RunLog.json first, then branch files in the
+ * order they were met), as the puts themselves would have.
  */
 #include "config.h"
 
@@ -20,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
@@ -32,6 +40,9 @@
 struct ck_branch {
     char *name;
     rn_docfile *df;
+    unsigned long seen;     /* batch in which it was last refreshed */
+    int queued;             /* listed in the run's dirty list */
+    int final;              /* its last put_branch had a final status */
 };
 
 struct ck_run {
@@ -42,6 +53,22 @@ struct ck_run {
     size_t nbr, brcap;
     size_t *map;            /* name -> index + 1 in br, open addressing */
     size_t mapcap;
+    /* Deferred writes: the branch files changed since the last flush (as
+     * indexes into br, in the order they changed), the root's flag, and
+     * a batch counter that limits refreshes to one per file per batch. */
+    int deferred;
+    int root_dirty;
+    unsigned long batch, root_seen;
+    size_t *dirty;
+    size_t ndirty, dirtycap;
+    /* Spare files (hidden, in dir): finished branches' shadows, written
+     * over by new branch files instead of creating files (see ck_write). */
+    char **spare;
+    size_t nspare, sparecap;
+    unsigned long spare_seq;
+    /* In the spares' names: several processes (containers, pods on other
+     * machines) may write one run's folder, and must never share one. */
+    char spare_tag[24];
 };
 
 struct ck_store {
@@ -147,7 +174,7 @@ static int ck_branch_add(struct ck_run *r, const char *name, rn_docfile *df)
         rn_docfile_free(df);
         return rc;
     }
-    r->br[r->nbr] = (struct ck_branch){nm, df};
+    r->br[r->nbr] = (struct ck_branch){nm, df, 0, 0, 0};
     r->nbr++;
     ck_map_insert(r->map, r->mapcap, nm, r->nbr);
     return 0;
@@ -165,6 +192,12 @@ static void ck_run_free(struct ck_run *r)
     }
     free(r->br);
     free(r->map);
+    free(r->dirty);
+    for (size_t i = 0; i < r->nspare; i++) {
+        unlink(r->spare[i]);
+        free(r->spare[i]);
+    }
+    free(r->spare);
     rn_docfile_free(r->root);
     free(r->dir);
     free(r->run_id);
@@ -176,6 +209,13 @@ static int ck_run_new(struct ck_store *s, const char *run_id, struct ck_run **ou
     struct ck_run *r = calloc(1, sizeof *r);
     char *root_path = NULL;
     int rc = 0;
+    if (r) {
+        r->batch = 1; /* `seen` 0: never refreshed */
+        uint64_t tag;
+        if (getrandom(&tag, sizeof tag, GRND_NONBLOCK) != (ssize_t)sizeof tag)
+            tag = ((uint64_t)getpid() << 32) ^ (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)r;
+        snprintf(r->spare_tag, sizeof r->spare_tag, "%016llx", (unsigned long long)tag);
+    }
     if (!r || !(r->run_id = strdup(run_id)) || !(r->dir = ck_join(s->folder, run_id, "")) ||
         !(root_path = ck_join(r->dir, ROOT_FILE, "")))
         rc = ck_oom();
@@ -244,15 +284,26 @@ static int ck_open(struct ck_store *s, const char *run_id, struct ck_run **out)
 /*
  * The file of branch `name`: from memory, else from disk (another process
  * may have created it), else a new empty one when `create` is set.
- * RN_ENOENT when it exists nowhere and `create` is not set.
+ * RN_ENOENT when it exists nowhere and `create` is not set.  *out_b (may
+ * be NULL) is its entry in the table, valid until the next branch is added.
  */
 static int ck_branch(struct ck_store *s, struct ck_run *r, const char *name, int create,
-                     rn_docfile **out)
+                     rn_docfile **out, struct ck_branch **out_b)
 {
     struct ck_branch *b = ck_branch_get(r, name);
+    if (out_b)
+        *out_b = b;
     if (b) {
         *out = b->df;
-        return rn_docfile_refresh(b->df, NULL);
+        /* A batch looks for another writer's version once, at its start:
+         * later puts of the batch would find the file this process left
+         * (and a reload would drop what the batch changed). */
+        if (r->deferred && b->seen == r->batch)
+            return 0;
+        int rc = rn_docfile_refresh(b->df, NULL);
+        if (!rc)
+            b->seen = r->batch;
+        return rc;
     }
     char *path = ck_branch_path(r, name);
     rn_docfile *df = NULL;
@@ -273,8 +324,119 @@ static int ck_branch(struct ck_store *s, struct ck_run *r, const char *name, int
         return rc;
     }
     rc = ck_branch_add(r, name, df);
-    if (!rc)
+    if (!rc) {
+        r->br[r->nbr - 1].seen = r->batch;
         *out = df;
+        if (out_b)
+            *out_b = &r->br[r->nbr - 1];
+    }
+    return rc;
+}
+
+/* ---- deferred writes ---------------------------------------------------- */
+
+/* RunLog.json before a put: refreshed once per batch (see ck_branch). */
+static int ck_root_refresh(struct ck_run *r)
+{
+    if (r->deferred && r->root_seen == r->batch)
+        return 0;
+    int rc = rn_docfile_refresh(r->root, NULL);
+    if (!rc)
+        r->root_seen = r->batch;
+    return rc;
+}
+
+/*
+ * Write one file (b NULL: RunLog.json).  A map of N iterations makes N
+ * branch files, each written at least twice (running, then finished),
+ * and each atomic replacement needs a second file: N shadows that
+ * close_run would delete.  On ext4 every inode allocation walks past the
+ * group's recently deleted inodes, so those deletions would make the next
+ * run's file creations (and anyone's) slow, and creating the shadows
+ * costs as much as the rest of the write.  So a finished branch's shadow
+ * becomes a spare, and a file that needs a new shadow (or its first
+ * version) is written into a spare instead, which is then exchanged with
+ * (or renamed to) the visible file: about one inode per branch, no
+ * rename more than before, and nothing deleted but the few spares left at
+ * close_run.
+ */
+static int ck_write(struct ck_run *r, struct ck_branch *b)
+{
+    if (!b)
+        return rn_docfile_flush(r->root);
+    if (r->nspare && !rn_docfile_has_shadow(b->df) &&
+        rn_docfile_take_spare(b->df, r->spare[r->nspare - 1]) == 0)
+        r->nspare--;
+    int rc = rn_docfile_flush(b->df);
+    if (rc || !b->final || !rn_docfile_has_shadow(b->df))
+        return rc;
+    if (r->nspare == r->sparecap) {
+        size_t ncap = r->sparecap ? r->sparecap * 2 : 4;
+        char **nv = realloc(r->spare, ncap * sizeof *nv);
+        if (!nv)
+            return 0; /* the shadow stays a shadow */
+        r->spare = nv;
+        r->sparecap = ncap;
+    }
+    char num[64];
+    snprintf(num, sizeof num, "%s-%lu", r->spare_tag, r->spare_seq++);
+    char *name = ck_join(r->dir, ".spare-", num);
+    char *path = name ? rn_docfile_give_shadow(b->df, name) : NULL;
+    if (path)
+        r->spare[r->nspare++] = path;
+    return 0;
+}
+
+/* The file of branch `b` (NULL: RunLog.json) was changed by a put:
+ * write it now, or list it for the batch's flush. */
+static int ck_changed(struct ck_run *r, struct ck_branch *b)
+{
+    if (!r->deferred)
+        return ck_write(r, b);
+    if (!b) {
+        r->root_dirty = 1;
+        return 0;
+    }
+    if (b->queued)
+        return 0;
+    if (r->ndirty == r->dirtycap) {
+        size_t ncap = r->dirtycap ? r->dirtycap * 2 : 16;
+        size_t *nv = realloc(r->dirty, ncap * sizeof *nv);
+        if (!nv)
+            return ck_oom();
+        r->dirty = nv;
+        r->dirtycap = ncap;
+    }
+    r->dirty[r->ndirty++] = (size_t)(b - r->br);
+    b->queued = 1;
+    return 0;
+}
+
+/*
+ * Write every file the batch changed, each once: RunLog.json first, then
+ * the branch files in the order they were first changed, which puts a
+ * parent (whose put came first) on disk before its children.  A file that
+ * fails stays listed with the ones after it: the next flush writes them.
+ */
+static int ck_flush_run(struct ck_run *r)
+{
+    int rc = 0;
+    r->batch++;
+    if (r->root_dirty) {
+        if ((rc = ck_write(r, NULL)) != 0)
+            return rc;
+        r->root_dirty = 0;
+    }
+    size_t i = 0;
+    for (; i < r->ndirty; i++) {
+        struct ck_branch *b = &r->br[r->dirty[i]];
+        if ((rc = ck_write(r, b)) != 0)
+            break;
+        b->queued = 0;
+    }
+    if (i && i < r->ndirty)
+        memmove(r->dirty, r->dirty + i, (r->ndirty - i) * sizeof *r->dirty);
+    r->ndirty -= i;
     return rc;
 }
 
@@ -353,7 +515,7 @@ static int ck_import_steps(struct ck_store *s, struct ck_run *r, rn_docfile *df,
             rn_docfile *bdf;
             if (!json_is_object(branch))
                 return rn_error_set(RN_EINVAL, "branch %s must be a JSON object", bname);
-            if ((rc = ck_branch(s, r, bname, 1, &bdf)) != 0)
+            if ((rc = ck_branch(s, r, bname, 1, &bdf, NULL)) != 0)
                 return rc;
             if ((rc = rn_docfile_set_root(bdf, branch)) != 0)
                 return rc;
@@ -540,23 +702,25 @@ static int ck_put_run_fields(void *self, const char *run_id, const json_t *run_l
     struct ck_run *r;
     int rc = ck_open(self, run_id, &r);
     if (!rc)
-        rc = rn_docfile_refresh(r->root, NULL);
+        rc = ck_root_refresh(r);
     if (!rc)
         rc = rn_docfile_set_root(r->root, run_log);
     if (!rc)
-        rc = rn_docfile_flush(r->root);
+        rc = ck_changed(r, NULL);
     return rc;
 }
 
-/* The file holding the steps of branch `branch` (NULL: RunLog.json). */
+/* The file holding the steps of branch `branch` (NULL: RunLog.json, and
+ * *out_b NULL). */
 static int ck_steps_file(struct ck_store *s, struct ck_run *r, const char *branch,
-                         rn_docfile **out)
+                         rn_docfile **out, struct ck_branch **out_b)
 {
     if (!branch) {
         *out = r->root;
-        return rn_docfile_refresh(r->root, NULL);
+        *out_b = NULL;
+        return ck_root_refresh(r);
     }
-    return ck_branch(s, r, branch, 0, out);
+    return ck_branch(s, r, branch, 0, out, out_b);
 }
 
 static int ck_put_step(void *self, const char *run_id, const json_t *step_log)
@@ -564,6 +728,7 @@ static int ck_put_step(void *self, const char *run_id, const json_t *step_log)
     struct ck_store *s = self;
     struct ck_run *r;
     rn_docfile *df;
+    struct ck_branch *b;
     const char *name;
     int err;
     int rc = rn_df_internal_name(step_log, "step", &name);
@@ -574,11 +739,11 @@ static int ck_put_step(void *self, const char *run_id, const json_t *step_log)
         return err;
     rc = ck_open(s, run_id, &r);
     if (!rc)
-        rc = ck_steps_file(s, r, branch, &df);
+        rc = ck_steps_file(s, r, branch, &df, &b);
     if (!rc)
         rc = rn_docfile_put(df, NULL, RN_DF_STEP, name, step_log);
     if (!rc)
-        rc = rn_docfile_flush(df);
+        rc = ck_changed(r, b);
     free(branch);
     return rc;
 }
@@ -588,6 +753,7 @@ static int ck_put_branch(void *self, const char *run_id, const json_t *branch_lo
     struct ck_store *s = self;
     struct ck_run *r;
     rn_docfile *holder, *df;
+    struct ck_branch *hb, *b;
     const char *name;
     int err;
     int rc = rn_df_internal_name(branch_log, "branch", &name);
@@ -605,16 +771,19 @@ static int ck_put_branch(void *self, const char *run_id, const json_t *branch_lo
     if (!rc)
         rc = ck_open(s, run_id, &r);
     if (!rc)
-        rc = ck_steps_file(s, r, pbranch, &holder);
+        rc = ck_steps_file(s, r, pbranch, &holder, &hb);
     if (!rc && !rn_docfile_has(holder, step, RN_DF_STEP))
         rc = rn_error_set(RN_ENOENT, "cannot store branch %s: there is no step %s in %s", name,
                           step, rn_docfile_path(holder));
     if (!rc)
-        rc = ck_branch(s, r, name, 1, &df);
+        rc = ck_branch(s, r, name, 1, &df, &b);
     if (!rc)
         rc = rn_docfile_set_root(df, branch_log);
-    if (!rc)
-        rc = rn_docfile_flush(df);
+    if (!rc) {
+        const char *st = json_string_value(json_object_get(branch_log, "status"));
+        b->final = st && strcmp(st, "PROCESSING") != 0;
+        rc = ck_changed(r, b);
+    }
     free(step);
     free(pbranch);
     return rc;
@@ -628,8 +797,12 @@ static int ck_close_run(void *self, const char *run_id)
         struct ck_run *r = s->runs[i];
         if (strcmp(r->run_id, run_id) != 0)
             continue;
-        /* The room kept for growth goes (see json_docfile.h). */
-        rc = rn_docfile_finish(r->root);
+        /* The batch in memory, then the room kept for growth goes (see
+         * json_docfile.h). */
+        rc = ck_flush_run(r);
+        int frc = rn_docfile_finish(r->root);
+        if (!rc)
+            rc = frc;
         for (size_t k = 0; k < r->nbr; k++) {
             int brc = rn_docfile_finish(r->br[k].df);
             if (!rc)
@@ -640,6 +813,28 @@ static int ck_close_run(void *self, const char *run_id)
         break;
     }
     return rc;
+}
+
+/* Deferring a run this process has not opened opens it (reads
+ * RunLog.json); turning it off writes the batch. */
+static int ck_defer(void *self, const char *run_id, int on)
+{
+    struct ck_run *r;
+    int rc = ck_open(self, run_id, &r);
+    if (rc)
+        return rc;
+    if (!on && r->deferred)
+        rc = ck_flush_run(r);
+    r->deferred = on != 0;
+    r->batch++;
+    return rc;
+}
+
+/* Writes the batch: nothing when nothing changed (no system call). */
+static int ck_flush(void *self, const char *run_id)
+{
+    struct ck_run *r = ck_find(self, run_id);
+    return r ? ck_flush_run(r) : 0;
 }
 
 static int ck_put_summary(void *self, const char *run_id, const json_t *summary)
@@ -665,6 +860,8 @@ static const rn_run_log_store_ops ck_ops = {
     .put_step = ck_put_step,
     .put_branch = ck_put_branch,
     .close_run = ck_close_run,
+    .defer = ck_defer,
+    .flush = ck_flush,
     .put_summary = ck_put_summary,
     .list_runs = ck_list_runs,
 };

@@ -8,6 +8,10 @@
  * does not rewrite 10,000 steps 20,000 times.  The file on disk is
  * replaced atomically on every write (see json_docfile.c), so it is valid
  * JSON at every instant.
+ *
+ * While the engine defers a run's writes (ops v2), puts only change the
+ * document in memory and flush() writes what changed in one go: one write
+ * of the file per batch, however many steps and branches it touched.
  */
 #include "config.h"
 
@@ -24,6 +28,8 @@
 struct fs_run {
     char *run_id;
     rn_docfile *df;
+    int deferred;      /* puts stay in memory until flush() */
+    int checked;       /* refreshed since the last flush (while deferred) */
 };
 
 struct fs_store {
@@ -118,7 +124,7 @@ static int fs_add(struct fs_store *s, const char *run_id, rn_docfile *df, struct
     char *id = strdup(run_id);
     if (!id)
         return fs_oom();
-    s->runs[s->nruns] = (struct fs_run){id, df};
+    s->runs[s->nruns] = (struct fs_run){id, df, 0, 0};
     *out = &s->runs[s->nruns++];
     return 0;
 }
@@ -129,8 +135,16 @@ static int fs_open(struct fs_store *s, const char *run_id, struct fs_run **out)
     int rc = rn_df_check_run_id(run_id);
     if (rc)
         return rc;
-    if ((*out = fs_find(s, run_id)) != NULL)
-        return rn_docfile_refresh((*out)->df, NULL);
+    if ((*out = fs_find(s, run_id)) != NULL) {
+        /* A batch looks for another writer's version once, at its start:
+         * its later puts would only find the file this process left. */
+        struct fs_run *r = *out;
+        if (r->deferred && r->checked)
+            return 0;
+        rc = rn_docfile_refresh(r->df, NULL);
+        r->checked = rc == 0;
+        return rc;
+    }
     char *path = fs_path(s, run_id);
     rn_docfile *df = NULL;
     if (!path)
@@ -223,7 +237,7 @@ static int fs_put_run_fields(void *self, const char *run_id, const json_t *run_l
     int rc = fs_open(self, run_id, &r);
     if (!rc)
         rc = rn_docfile_set_root(r->df, run_log);
-    if (!rc)
+    if (!rc && !r->deferred)
         rc = rn_docfile_flush(r->df);
     return rc;
 }
@@ -248,7 +262,7 @@ static int fs_put(void *self, const char *run_id, const json_t *log, rn_df_kind 
     rc = fs_open(self, run_id, &r);
     if (!rc)
         rc = rn_docfile_put(r->df, parent, kind, name, log);
-    if (!rc)
+    if (!rc && !r->deferred)
         rc = rn_docfile_flush(r->df);
     free(parent);
     return rc;
@@ -270,13 +284,42 @@ static int fs_close_run(void *self, const char *run_id)
     struct fs_run *r = fs_find(s, run_id);
     if (!r)
         return 0;
-    /* Every write was complete (and synced if asked) when it returned;
-     * what is left is the room kept for growth, memory and the shadow. */
-    int rc = rn_docfile_finish(r->df);
+    /* Every write was complete (and synced if asked) when it returned,
+     * but for a deferred batch; what is left is that batch, the room kept
+     * for growth, memory and the shadow. */
+    int rc = rn_docfile_flush(r->df);
+    int frc = rn_docfile_finish(r->df);
+    if (!rc)
+        rc = frc;
     rn_docfile_free(r->df);
     free(r->run_id);
     *r = s->runs[--s->nruns];
     return rc;
+}
+
+/* Deferring a run this process has not opened opens it (reads it): the
+ * batch needs the document's shape in memory. */
+static int fs_defer(void *self, const char *run_id, int on)
+{
+    struct fs_run *r;
+    int rc = fs_open(self, run_id, &r);
+    if (rc)
+        return rc;
+    if (!on && r->deferred)
+        rc = rn_docfile_flush(r->df);
+    r->deferred = on != 0;
+    r->checked = 0;
+    return rc;
+}
+
+/* Writes the batch: nothing when nothing changed (not even a stat). */
+static int fs_flush(void *self, const char *run_id)
+{
+    struct fs_run *r = fs_find(self, run_id);
+    if (!r)
+        return 0;
+    r->checked = 0;
+    return rn_docfile_flush(r->df);
 }
 
 static int fs_put_summary(void *self, const char *run_id, const json_t *summary)
@@ -302,6 +345,8 @@ static const rn_run_log_store_ops fs_ops = {
     .put_step = fs_put_step,
     .put_branch = fs_put_branch,
     .close_run = fs_close_run,
+    .defer = fs_defer,
+    .flush = fs_flush,
     .put_summary = fs_put_summary,
     .list_runs = fs_list_runs,
 };

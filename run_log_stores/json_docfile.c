@@ -153,12 +153,21 @@ struct rn_docfile {
     size_t sh_from, sh_to;
     df_range *sh_pending;
     size_t sh_npending;
+    /* A spare file (rn_docfile_take_spare) is the shadow's file: sh_name
+     * names it (NULL: the shadow has its own name, `shadow`), and while
+     * sh_spare is set the next flush writes over it instead of creating
+     * a file. */
+    char *sh_name;
+    int sh_spare;
     /* The caller's run_config object last written (a held reference, so
      * its address cannot be reused): see rn_docfile_set_root(). */
     json_t *rc_seen;
 };
 
 #define TRY(expr) do { if (!rc) rc = (expr); } while (0)
+
+/* Where the shadow is now: its own name, or a spare's (see sh_name). */
+#define SHADOW(df) ((df)->sh_name ? (df)->sh_name : (df)->shadow)
 
 static int oom(void)
 {
@@ -998,7 +1007,7 @@ static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t
         buf.len = 0;
         rc = read_visible(df, a, k, &buf);
         if (!rc && pwrite_all(fd, buf.data, k, a) != 0)
-            rc = io_error("write", df->shadow);
+            rc = io_error("write", SHADOW(df));
         a += k;
     }
     rn_buf_free(&buf);
@@ -1007,16 +1016,16 @@ static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t
 
 static int open_shadow(rn_docfile *df, int flags, int *fd)
 {
-    *fd = open(df->shadow, flags, 0666);
+    *fd = open(SHADOW(df), flags, 0666);
     if (*fd < 0 && errno == ENOENT && (flags & O_CREAT)) {
-        char *dir = dir_of(df->shadow);
+        char *dir = dir_of(SHADOW(df));
         int rc = dir ? rn_mkdir_p(dir, 0777) : oom();
         free(dir);
         if (rc)
             return rc;
-        *fd = open(df->shadow, flags, 0666);
+        *fd = open(SHADOW(df), flags, 0666);
     }
-    return *fd < 0 ? io_error("create", df->shadow) : 0;
+    return *fd < 0 ? io_error("create", SHADOW(df)) : 0;
 }
 
 /*
@@ -1036,16 +1045,32 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
     struct stat st;
 
     if (known) {
-        fd = open(df->shadow, O_WRONLY | O_CLOEXEC);
+        fd = open(SHADOW(df), O_WRONLY | O_CLOEXEC);
         /* Gone or replaced (another process of the same run wrote this
          * file since): start it again. */
         if (fd < 0 || fstat(fd, &st) != 0 || st.st_ino != df->sh_ino || st.st_dev != df->sh_dev)
             known = 0;
     }
+    size_t spare_size = 0;
     if (!known) {
         if (fd >= 0)
             close(fd);
-        if ((rc = open_shadow(df, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, &fd)) != 0)
+        fd = -1;
+        if (df->sh_spare) {
+            /* A spare is written over, not truncated first: freeing its
+             * blocks only to allocate them again costs more (a discard
+             * per block on some mounts); what lies past the new end is
+             * cut below.  No new file, so no inode to allocate. */
+            fd = open(SHADOW(df), O_WRONLY | O_CLOEXEC);
+            if (fd >= 0 && fstat(fd, &st) == 0) {
+                spare_size = (size_t)st.st_size;
+            } else if (fd >= 0) {
+                close(fd);
+                fd = -1;
+            }
+            df->sh_spare = 0;
+        }
+        if (fd < 0 && (rc = open_shadow(df, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, &fd)) != 0)
             return rc;
     }
 
@@ -1063,18 +1088,20 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
         }
     }
     if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
-        rc = io_error("write", df->shadow);
+        rc = io_error("write", SHADOW(df));
     if (!rc && write_patches(fd, cur, ncur) != 0)
-        rc = io_error("write", df->shadow);
-    TRY(pad_tail(df, fd, end, phys, &newphys, df->shadow));
+        rc = io_error("write", SHADOW(df));
+    TRY(pad_tail(df, fd, end, phys, &newphys, SHADOW(df)));
+    if (!rc && spare_size > end && ftruncate(fd, (off_t)end) != 0)
+        rc = io_error("truncate", SHADOW(df));
     if (!rc && df->fsync_it && fsync(fd) != 0)
-        rc = io_error("sync", df->shadow);
+        rc = io_error("sync", SHADOW(df));
     /* After the writes: the modification time is part of the identity
      * refresh() checks (inode numbers get reused). */
     if (!rc && fstat(fd, &st) != 0)
-        rc = io_error("stat", df->shadow);
+        rc = io_error("stat", SHADOW(df));
     if (close(fd) != 0 && !rc)
-        rc = io_error("write", df->shadow);
+        rc = io_error("write", SHADOW(df));
     if (rc) {
         df->sh_known = 0;
         return rc;
@@ -1094,7 +1121,7 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
     int exchanged = 0;
 #ifdef RENAME_EXCHANGE
     if (df->vis == VIS_OURS && df->mode == MODE_EXCHANGE) {
-        if (renameat2(AT_FDCWD, df->shadow, AT_FDCWD, df->path, RENAME_EXCHANGE) == 0)
+        if (renameat2(AT_FDCWD, SHADOW(df), AT_FDCWD, df->path, RENAME_EXCHANGE) == 0)
             exchanged = 1;
         else if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP || errno == EPERM)
             df->mode = MODE_INPLACE; /* this file system cannot swap names */
@@ -1104,7 +1131,7 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
 #else
     df->mode = MODE_INPLACE;
 #endif
-    if (!rc && !exchanged && rename(df->shadow, df->path) != 0)
+    if (!rc && !exchanged && rename(SHADOW(df), df->path) != 0)
         rc = io_error("replace", df->path);
     if (rc) {
         free(pend);
@@ -1388,9 +1415,12 @@ void rn_docfile_free(rn_docfile *df)
     /* The shadow only duplicates the previous version; remove it if it
      * is still the one this process left there. */
     struct stat st;
-    if (df->sh_known && df->shadow && lstat(df->shadow, &st) == 0 && st.st_ino == df->sh_ino &&
+    if (df->sh_known && df->shadow && lstat(SHADOW(df), &st) == 0 && st.st_ino == df->sh_ino &&
         st.st_dev == df->sh_dev)
-        unlink(df->shadow);
+        unlink(SHADOW(df));
+    else if (df->sh_spare && df->sh_name)
+        unlink(df->sh_name); /* a spare taken but never written */
+    free(df->sh_name);
     node_free(df->root);
     free(df->index);
     free(df->dirty);
@@ -1400,6 +1430,46 @@ void rn_docfile_free(rn_docfile *df)
     free(df->path);
     free(df->shadow);
     free(df);
+}
+
+int rn_docfile_has_shadow(const rn_docfile *df)
+{
+    return df->sh_known && df->mode == MODE_EXCHANGE;
+}
+
+char *rn_docfile_give_shadow(rn_docfile *df, char *spare_name)
+{
+    struct stat st;
+    char *out = NULL;
+    /* Only if it is still the file this process left there. */
+    if (rn_docfile_has_shadow(df) && lstat(SHADOW(df), &st) == 0 && st.st_ino == df->sh_ino &&
+        st.st_dev == df->sh_dev) {
+        if (df->sh_name) {
+            out = df->sh_name; /* a spare already: no rename */
+            df->sh_name = NULL;
+        } else if (rename(df->shadow, spare_name) == 0) {
+            out = spare_name;
+            spare_name = NULL;
+        }
+    }
+    free(spare_name);
+    if (out) {
+        df->sh_known = 0;
+        free(df->sh_pending);
+        df->sh_pending = NULL;
+        df->sh_npending = 0;
+    }
+    return out;
+}
+
+int rn_docfile_take_spare(rn_docfile *df, char *path)
+{
+    if (rn_docfile_has_shadow(df) || df->mode != MODE_EXCHANGE || df->sh_spare)
+        return 1;
+    free(df->sh_name);
+    df->sh_name = path;
+    df->sh_spare = 1;
+    return 0;
 }
 
 void rn_docfile_use_in_place(rn_docfile *df)

@@ -80,6 +80,27 @@ int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind);
  * from memory for what is not written yet). */
 int rn_docfile_json(json_t **out, rn_docfile *df);
 
+/*
+ * Spare files, so that a store writing many small files allocates (and
+ * frees) as few inodes as it can: on ext4 every allocation walks past the
+ * group's recently freed inodes, so deleting thousands of shadows makes
+ * creating the next thousands of files slow.  A spare is a hidden file in
+ * the same folder, under a name no document uses.
+ *
+ * rn_docfile_has_shadow: 1 if this process's shadow of the file exists.
+ * rn_docfile_give_shadow: the shadow becomes a spare: returns its path
+ *   (malloc'd; renamed to `spare_name` if it had the document's own
+ *   shadow name), or NULL when there was none.  Takes `spare_name`.
+ * rn_docfile_take_spare: the spare at `path` becomes the shadow's file,
+ *   written over by the next flush instead of a new file (then exchanged
+ *   with the visible file, or renamed to it for a first version).  0:
+ *   `path` (malloc'd) is taken; 1: refused (the file has a shadow, or
+ *   cannot exchange names), `path` stays the caller's.
+ */
+int rn_docfile_has_shadow(const rn_docfile *df);
+char *rn_docfile_give_shadow(rn_docfile *df, char *spare_name);
+int rn_docfile_take_spare(rn_docfile *df, char *path);
+
 /* Patch the visible file in place instead of exchanging it with its
  * shadow: what happens by itself on file systems that cannot exchange
  * names; set by hand only to test that path. */

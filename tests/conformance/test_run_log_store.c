@@ -1276,6 +1276,184 @@ static void test_run_history(void **state)
     json_decref(s2);
 }
 
+/* ---- deferred writes (ops v2) ---------------------------------------------- */
+
+static json_t *snap_doc;
+static size_t snap_root_len;
+
+/* Every file under the folder, hidden ones too: its bytes, inode and
+ * modification time, so that "nothing written" means nothing at all. */
+static int snap_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 1;
+    char *buf = malloc((size_t)st->st_size + 1);
+    size_t n = buf ? fread(buf, 1, (size_t)st->st_size, f) : 0;
+    fclose(f);
+    if (!buf)
+        return 1;
+    json_object_set_new(snap_doc, path + snap_root_len,
+                        json_pack("{s:s%, s:I, s:I}", "bytes", buf, n, "ino",
+                                  (json_int_t)st->st_ino, "mtime",
+                                  (json_int_t)st->st_mtim.tv_sec * 1000000000 +
+                                      st->st_mtim.tv_nsec));
+    free(buf);
+    return 0;
+}
+
+static json_t *snapshot(const char *folder)
+{
+    snap_doc = json_object();
+    snap_root_len = strlen(folder);
+    struct stat st;
+    if (stat(folder, &st) == 0 && nftw(folder, snap_one, 16, FTW_PHYS) != 0)
+        fail_msg("cannot read the files under %s", folder);
+    json_t *out = snap_doc;
+    snap_doc = NULL;
+    return out;
+}
+
+static int has_defer(const rn_run_log_store_ops *o)
+{
+    assert_true((o->defer == NULL) == (o->flush == NULL));
+    return o->version >= 2 && o->defer != NULL;
+}
+
+/*
+ * While a run is deferred nothing reaches the disk until flush(); after
+ * it another instance (another process) reads everything; a flush with
+ * nothing changed writes nothing; close_run writes what is left.  The
+ * files a deferred run leaves are byte for byte those of the same puts
+ * written one by one.
+ */
+static void test_deferred_writes(void **state)
+{
+    struct fx *fx = *state;
+    const rn_run_log_store_ops *o = OPS(fx->p);
+    if (!has_defer(o)) {
+        assert_null(fx->row->folder); /* only the in-memory store writes at once */
+        return;
+    }
+    const char *run = "deferred";
+    json_t *doc = full_doc(run);
+    json_t *start = run_root(run, "PROCESSING", NULL,
+                             json_pack("{s:o}", "seed", param(json_integer(7), "json")));
+    json_t *fin = json_deep_copy(doc);
+
+    /* The reference: the same puts, each written at once. */
+    create_run(fx, run, start);
+    replay_steps(fx, run, json_object_get(doc, "steps"));
+    put_fields(fx, run, fin);
+    OK(o->close_run(fx->p->self, run));
+    json_t *one_by_one = snapshot(fx->row->folder);
+    nftw(fx->row->folder, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rn_provider_close(fx->p);
+    fx->p = open_row(fx->row);
+    o = OPS(fx->p);
+
+    create_run(fx, run, start);
+    OK(o->defer(fx->p->self, run, 1));
+    json_t *before = snapshot(fx->row->folder);
+    json_t *steps = json_object_get(doc, "steps");
+    replay_steps(fx, run, steps);
+    json_t *after = snapshot(fx->row->folder);
+    assert_json_equal(after, before); /* nothing reached the disk */
+    json_decref(after);
+    /* This instance reads its own puts; another one sees only the disk. */
+    json_t *mine = get_run(fx->p, run);
+    json_t *want = json_deep_copy(start);
+    json_object_set(want, "steps", steps);
+    assert_json_equal(mine, want);
+    rn_provider *p2 = open_row(fx->row);
+    json_t *theirs = get_run(p2, run);
+    assert_json_equal(theirs, start);
+    json_decref(theirs);
+    rn_provider_close(p2);
+
+    OK(o->flush(fx->p->self, run));
+    check_files(fx);
+    p2 = open_row(fx->row);
+    theirs = get_run(p2, run);
+    assert_json_equal(theirs, want);
+    json_decref(theirs);
+    rn_provider_close(p2);
+
+    /* Nothing changed: not one file is touched. */
+    json_decref(before);
+    before = snapshot(fx->row->folder);
+    OK(o->flush(fx->p->self, run));
+    json_t *same = get_run(fx->p, run);
+    OK(o->flush(fx->p->self, run));
+    after = snapshot(fx->row->folder);
+    assert_json_equal(after, before);
+    json_decref(after);
+    json_decref(same);
+
+    /* The last puts are written by close_run. */
+    put_fields(fx, run, fin);
+    after = snapshot(fx->row->folder);
+    assert_json_equal(after, before);
+    json_decref(after);
+    OK(o->close_run(fx->p->self, run));
+    check_files(fx);
+    p2 = open_row(fx->row);
+    theirs = get_run(p2, run);
+    assert_json_equal(theirs, doc);
+    json_decref(theirs);
+    rn_provider_close(p2);
+    expect_layout(fx, run, doc);
+    json_t *deferred = snapshot(fx->row->folder);
+    /* Byte for byte (inodes and times aside), and no scratch file (a
+     * shadow, a spare) left behind by a closed run. */
+    const char *path;
+    json_t *v;
+    json_object_foreach(deferred, path, v) {
+        const char *base = strrchr(path, '/');
+        if (base && base[1] == '.')
+            fail_msg("[%s] %s: left after close_run", fx->row->type, path);
+    }
+    assert_int_equal(json_object_size(deferred), json_object_size(one_by_one));
+    json_object_foreach(deferred, path, v) {
+        json_t *ref = json_object_get(one_by_one, path);
+        if (!ref)
+            fail_msg("[%s] %s: written only when deferred", fx->row->type, path);
+        assert_json_equal(json_object_get(v, "bytes"), json_object_get(ref, "bytes"));
+    }
+
+    /* Turning deferral off writes what is pending. */
+    json_t *r2 = run_root("undeferred", "PROCESSING", NULL, NULL);
+    create_run(fx, "undeferred", r2);
+    OK(o->defer(fx->p->self, "undeferred", 1));
+    put_step_new(fx, "undeferred", leaf("one", "stub", NULL, NULL));
+    OK(o->defer(fx->p->self, "undeferred", 0));
+    p2 = open_row(fx->row);
+    theirs = get_run(p2, "undeferred");
+    assert_int_equal(json_object_size(json_object_get(theirs, "steps")), 1);
+    json_decref(theirs);
+    rn_provider_close(p2);
+    /* ...and puts are written at once again. */
+    put_step_new(fx, "undeferred", leaf("two", "stub", NULL, NULL));
+    p2 = open_row(fx->row);
+    theirs = get_run(p2, "undeferred");
+    assert_int_equal(json_object_size(json_object_get(theirs, "steps")), 2);
+    json_decref(theirs);
+    rn_provider_close(p2);
+
+    json_decref(r2);
+    json_decref(deferred);
+    json_decref(one_by_one);
+    json_decref(before);
+    json_decref(mine);
+    json_decref(want);
+    json_decref(fin);
+    json_decref(start);
+    json_decref(doc);
+}
+
 static const struct named_test tests[] = {
     {"supports_parallel_writes", test_supports_parallel_writes},
     {"bad_settings_refused", test_bad_settings_refused},
@@ -1294,6 +1472,7 @@ static const struct named_test tests[] = {
     {"killed_writer", test_killed_writer},
     {"parallel_branch_writers", test_parallel_branch_writers},
     {"run_history", test_run_history},
+    {"deferred_writes", test_deferred_writes},
 };
 
 int main(void)
