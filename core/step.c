@@ -402,7 +402,7 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
             return ended(l, rn_error_last());
     }
     l->req = (rn_task_request){
-        .version = 1,
+        .version = 2,
         .run_id = e->run_id,
         .internal_name = l->internal_name,
         .command_type = command_type,
@@ -414,6 +414,9 @@ int rn_leaf_attempt_start(rn_engine *e, rn_leaf *l)
         .secrets = l->secrets,
         .attempt = l->attempt,
         .work_dir = e->work_dir,
+        /* Task plugins reach the catalog only through rn_task_catalog_*
+         * (task_catalog.c), and not at all in a run without catalog I/O. */
+        .engine_private = l->no_catalog ? NULL : e,
     };
     rn_launch *launch = NULL;
     if (rn_launch_new(&launch) < 0)

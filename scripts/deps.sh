@@ -3,7 +3,7 @@
 # re-run; does nothing when everything is present.
 set -eu
 PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-dev \
-libcmocka-dev pkg-config make gcc git valgrind python3 graphviz man-db groff-base"
+libcmocka-dev pkg-config make gcc git valgrind python3 graphviz python3-nbclient python3-ipykernel python3-pydantic man-db groff-base"
 # local-container tests: a real container runtime and a Debian minbase image
 PKGS="$PKGS podman runc catatonit debootstrap"
 missing=""

@@ -238,7 +238,7 @@ typedef struct rn_launch rn_launch;
 
 /* Everything a task plugin knows about the attempt it serves. */
 typedef struct rn_task_request {
-    unsigned version;              /* 1 */
+    unsigned version;              /* 1, or 2 with the fields below */
     const char *run_id;
     const char *internal_name;     /* resolved, e.g. "map_state.1.t" */
     const char *command_type;      /* "shell", "python", ... */
@@ -250,6 +250,11 @@ typedef struct rn_task_request {
     const json_t *secrets;         /* name -> value (strings) */
     int attempt;                   /* 1-based */
     const char *work_dir;
+    /* version 2 */
+    void *engine_private;          /* owned by the engine, opaque: only
+                                      passed back to rn_task_catalog_*();
+                                      NULL when the attempt has no catalog
+                                      (mocked runs) */
 } rn_task_request;
 
 /* How the attempt's process ended and what it left behind. */
@@ -299,6 +304,22 @@ int rn_launch_unsetenv(rn_launch *l, const char *name);
 /* Give the child a private descriptor `fd` (>= 3) whose contents reach
  * collect() as result_data.  It is never logged. */
 int rn_launch_want_result(rn_launch *l, int fd);
+
+/* The run's catalog, for task plugins that keep files of their own there
+ * (pickled objects, executed notebooks).  Valid only during prepare() and
+ * collect() of a request with version >= 2; otherwise RN_EUNSUPPORTED.
+ * `name` is a relative path inside the run's catalog folder.
+ *
+ * Store the file at `local_path` (the caller keeps and removes it) as
+ * `name`.  Not recorded in the step's data_catalog. */
+int rn_task_catalog_put(const rn_task_request *req, const char *name, const char *local_path);
+/* Path of `name` inside the run's catalog when the provider keeps files
+ * locally (the file may not exist); *out_path is malloc'd: free() it.
+ * RN_EUNSUPPORTED when the provider cannot say. */
+int rn_task_catalog_locate(const rn_task_request *req, const char *name, char **out_path);
+/* Copy `name` from the run's catalog to `local_path`; RN_ENOENT when the
+ * catalog has no such file. */
+int rn_task_catalog_get(const rn_task_request *req, const char *name, const char *local_path);
 
 /* ------------------------------------------------------------------ */
 /* Kind: executor                                                      */
