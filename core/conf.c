@@ -227,6 +227,9 @@ static const char *choose_file(const char *explicit_path, int *exported)
     return NULL;
 }
 
+static void parse_tasks(rn_config *c, const char *yaml_key, json_t *block, json_t *positions,
+                        rn_diag *diag);
+
 int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out)
 {
     rn_config *c = calloc(1, sizeof *c);
@@ -289,6 +292,13 @@ int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out)
                             "use pipeline-executor, run-log-store or catalog instead", k);
                 continue;
             }
+            if (svc < 0 && strcmp(canon, "tasks") == 0) {
+                if (c->tasks)
+                    rn_diag_add(diag, c->file, 0, 0, "'tasks' is given twice");
+                else
+                    parse_tasks(c, k, v, positions, diag);
+                continue;
+            }
             if (svc < 0) {
                 if (known_ignored || strncmp(k, "x-", 2) == 0)
                     continue;
@@ -298,8 +308,8 @@ int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out)
                 pos_of(positions, ptr, &l, &col);
                 rn_diag_add(diag, c->file, l, col,
                             "unknown configuration key '%s'; expected pipeline-executor, "
-                            "run-log-store, catalog, secrets or experiment-tracker (prefix "
-                            "your own keys with 'x-')", k);
+                            "run-log-store, catalog, secrets, experiment-tracker or tasks "
+                            "(prefix your own keys with 'x-')", k);
                 continue;
             }
             if (seen[svc]) {
@@ -320,9 +330,11 @@ int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out)
     return diag->n > before ? RN_EINVAL : 0;
 }
 
-void rn_config_check_keys(const rn_config *c, int svc, const char *const *accepted, rn_diag *diag)
+/* Report every setting of `s` that `accepted` lacks, at its position;
+ * `what` names the block in the message. */
+static void check_keys(const rn_config *c, const rn_service_config *s, const char *what,
+                       const char *const *accepted, rn_diag *diag)
 {
-    const rn_service_config *s = &c->svc[svc];
     const char *k;
     json_t *v;
     json_object_foreach(s->settings, k, v) {
@@ -339,10 +351,82 @@ void rn_config_check_keys(const rn_config *c, int svc, const char *const *accept
             rn_buf_printf(&list, "%s%s", list.len ? ", " : "", *a);
         rn_diag_add(diag, c->file, p ? (int)json_integer_value(json_array_get(p, 0)) : s->line,
                     p ? (int)json_integer_value(json_array_get(p, 1)) : s->col,
-                    "%s provider '%s' has no setting '%s'; %s%s", services[svc].key, s->type, k,
+                    "%s provider '%s' has no setting '%s'; %s%s", what, s->type, k,
                     list.len ? "it accepts: " : "it takes no settings",
                     list.len ? list.data : "");
         rn_buf_free(&list);
+    }
+}
+
+void rn_config_check_keys(const rn_config *c, int svc, const char *const *accepted, rn_diag *diag)
+{
+    check_keys(c, &c->svc[svc], services[svc].key, accepted, diag);
+}
+
+void rn_config_check_task_keys(const rn_config *c, const rn_service_config *t,
+                               const char *const *accepted, rn_diag *diag)
+{
+    check_keys(c, t, "task", accepted, diag);
+}
+
+const rn_service_config *rn_config_task(const rn_config *c, const char *command_type)
+{
+    for (size_t i = 0; i < c->n_tasks; i++)
+        if (strcmp(c->tasks[i].type, command_type) == 0)
+            return &c->tasks[i];
+    return NULL;
+}
+
+/*
+ * `tasks:` gives task plugins their settings, one block per command type:
+ *     tasks:
+ *       python: {config: {python: .venv/bin/python}}
+ * (runnable has no such block: it runs tasks in its own interpreter).
+ */
+static void parse_tasks(rn_config *c, const char *yaml_key, json_t *block, json_t *positions,
+                        rn_diag *diag)
+{
+    char ptr[512];
+    int l, col;
+    snprintf(ptr, sizeof ptr, "/%s", yaml_key);
+    pos_of(positions, ptr, &l, &col);
+    if (!json_is_object(block)) {
+        rn_diag_add(diag, c->file, l, col,
+                    "'%s' must be a mapping of command types to their settings "
+                    "(e.g. python: {config: {python: .venv/bin/python}})", yaml_key);
+        return;
+    }
+    c->tasks = calloc(json_object_size(block), sizeof *c->tasks);
+    if (!c->tasks) {
+        rn_diag_add(diag, c->file, l, col, "out of memory");
+        return;
+    }
+    const char *type;
+    json_t *tb;
+    json_object_foreach(block, type, tb) {
+        snprintf(ptr, sizeof ptr, "/%s/%s", yaml_key, type);
+        pos_of(positions, ptr, &l, &col);
+        json_t *cfg = json_is_object(tb) ? json_object_get(tb, "config") : NULL;
+        if (!json_is_object(tb) || json_object_size(tb) != (cfg ? 1u : 0u) ||
+            (cfg && !json_is_object(cfg))) {
+            rn_diag_add(diag, c->file, l, col,
+                        "'%s.%s' must be a mapping with one key, 'config:', holding the "
+                        "task type's settings", yaml_key, type);
+            continue;
+        }
+        rn_service_config *t = &c->tasks[c->n_tasks++];
+        t->type = strdup(type);
+        t->line = l;
+        t->col = col;
+        t->settings = cfg ? json_deep_copy(cfg) : json_object();
+        t->positions = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(t->settings, k, v) {
+            snprintf(ptr, sizeof ptr, "/%s/%s/config/%s", yaml_key, type, k);
+            pos_of(positions, ptr, &l, &col);
+            json_object_set_new(t->positions, k, json_pack("[ii]", l, col));
+        }
     }
 }
 
@@ -355,6 +439,12 @@ void rn_config_free(rn_config *c)
         json_decref(c->svc[i].settings);
         json_decref(c->svc[i].positions);
     }
+    for (size_t i = 0; i < c->n_tasks; i++) {
+        free(c->tasks[i].type);
+        json_decref(c->tasks[i].settings);
+        json_decref(c->tasks[i].positions);
+    }
+    free(c->tasks);
     rn_diag_free(&c->warnings);
     free(c->file);
     free(c);

@@ -23,6 +23,10 @@ typedef struct rn_config {
     char *file;          /* file read, or NULL for the embedded default */
     int exported;        /* 1 if chosen by env or -c (exported to children) */
     rn_service_config svc[RN_SVC_COUNT];
+    /* `tasks:` settings per command type (type = the command type);
+     * command types not named there get {} */
+    rn_service_config *tasks;
+    size_t n_tasks;
     rn_diag warnings;    /* accepted, but worth telling the user */
 } rn_config;
 
@@ -39,5 +43,10 @@ void rn_config_free(rn_config *c);
 /* Check a provider's settings against the keys its descriptor accepts. */
 void rn_config_check_keys(const rn_config *c, int svc, const char *const *accepted,
                           rn_diag *diag);
+/* The `tasks:` block of a command type, or NULL when it has none. */
+const rn_service_config *rn_config_task(const rn_config *c, const char *command_type);
+/* Check a task type's settings (`tasks.<type>.config`) the same way. */
+void rn_config_check_task_keys(const rn_config *c, const rn_service_config *t,
+                               const char *const *accepted, rn_diag *diag);
 
 #endif

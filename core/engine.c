@@ -28,6 +28,37 @@ json_t *rn_engine_code_identity(rn_engine *e)
     return e->code_identity;
 }
 
+/* Whether a plugin's descriptor accepts setting `key`. */
+static int accepts_key(const rn_plugin *pl, const char *key)
+{
+    for (const char *const *a = pl->desc->config_keys; a && *a; a++)
+        if (strcmp(*a, key) == 0)
+            return 1;
+    return 0;
+}
+
+/*
+ * A task plugin's settings: its `tasks.<type>.config` block, plus the
+ * executor's `python` setting when the block has none and the plugin takes
+ * one, so `pipeline-executor: {config: {python: ...}}` chooses the
+ * interpreter of python and notebook tasks alike.  New reference.
+ */
+static json_t *task_settings(rn_engine *e, const char *command_type)
+{
+    const rn_service_config *t = rn_config_task(e->config, command_type);
+    json_t *s = t ? json_deep_copy(t->settings) : json_object();
+    json_t *py = json_object_get(e->config->svc[RN_SVC_EXECUTOR].settings, "python");
+    if (s && py && !json_object_get(s, "python")) {
+        rn_plugin *pl = NULL;
+        if (rn_plugin_open(RN_KIND_TASK, command_type, &pl) == 0) {
+            if (accepts_key(pl, "python"))
+                json_object_set(s, "python", py);
+            rn_plugin_close(pl);
+        }
+    }
+    return s;
+}
+
 int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out)
 {
     for (size_t i = 0; i < e->n_tasks; i++)
@@ -36,7 +67,11 @@ int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out)
             return 0;
         }
     rn_provider *p = NULL;
-    int rc = rn_provider_open(RN_KIND_TASK, command_type, NULL, &e->penv, &p);
+    json_t *settings = task_settings(e, command_type);
+    if (!settings)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    int rc = rn_provider_open(RN_KIND_TASK, command_type, settings, &e->penv, &p);
+    json_decref(settings);
     if (rc < 0)
         return rc;
     rn_task_provider *nt = realloc(e->tasks, (e->n_tasks + 1) * sizeof *nt);
@@ -94,6 +129,18 @@ static void open_services(rn_engine *e, rn_diag *diag)
         if (rn_provider_open(kind, sc->type, sc->settings, &e->penv, &e->svc[s]) < 0)
             rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s: %s", rn_service_key(s),
                         rn_error_last());
+    }
+    /* Every task type the configuration gives settings to must exist and
+     * take them, used by this pipeline or not. */
+    for (size_t i = 0; i < e->config->n_tasks; i++) {
+        const rn_service_config *t = &e->config->tasks[i];
+        rn_plugin *pl = NULL;
+        if (rn_plugin_open(RN_KIND_TASK, t->type, &pl) < 0) {
+            rn_diag_add(diag, e->config->file, t->line, t->col, "%s", rn_error_last());
+            continue;
+        }
+        rn_config_check_task_keys(e->config, t, pl->desc->config_keys, diag);
+        rn_plugin_close(pl);
     }
 }
 

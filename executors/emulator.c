@@ -77,7 +77,7 @@ static const rn_executor_ops ops = {
 };
 
 static const char *const keys[] = {"enable_parallel", "max_parallel", "object_serialisation",
-                                   "overrides", "kill_grace", "runnable", NULL};
+                                   "overrides", "kill_grace", "runnable", "python", NULL};
 
 RN_PLUGIN_DESCRIPTOR(executor_emulator) = {
     .magic = RN_PLUGIN_MAGIC,

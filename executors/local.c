@@ -46,7 +46,7 @@ static const rn_executor_ops ops = {
 };
 
 static const char *const keys[] = {"enable_parallel", "max_parallel", "object_serialisation",
-                                   "overrides", "kill_grace", NULL};
+                                   "overrides", "kill_grace", "python", NULL};
 
 RN_PLUGIN_DESCRIPTOR(executor_local) = {
     .magic = RN_PLUGIN_MAGIC,

@@ -254,7 +254,7 @@ static const rn_executor_ops ops = {
 static const char *const keys[] = {"docker_image", "auto_remove_container", "environment",
                                    "enable_parallel", "max_parallel", "object_serialisation",
                                    "overrides", "kill_grace", "container_cli", "run_args",
-                                   "cli_args", "runnable", NULL};
+                                   "cli_args", "runnable", "python", NULL};
 
 RN_PLUGIN_DESCRIPTOR(executor_local_container) = {
     .magic = RN_PLUGIN_MAGIC,

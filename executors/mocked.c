@@ -91,7 +91,7 @@ static const rn_executor_ops ops = {
     .check = mocked_check,
 };
 
-static const char *const keys[] = {"patches", "enable_parallel", "max_parallel", NULL};
+static const char *const keys[] = {"patches", "enable_parallel", "max_parallel", "python", NULL};
 
 RN_PLUGIN_DESCRIPTOR(executor_mocked) = {
     .magic = RN_PLUGIN_MAGIC,

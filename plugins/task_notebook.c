@@ -1,7 +1,7 @@
 /*
  * command_type: notebook (spec/pipeline-format.md §2.5).
  *
- * The notebook runs in a child interpreter (RUNNABLE_PYTHON) through the
+ * The notebook runs in a child interpreter (setting 'python' or RUNNABLE_PYTHON) through the
  * driver plugins/python/runnable_task.py with nbclient and an ipykernel
  * kernel of that same interpreter (runnable uses ploomber-engine, which
  * Debian does not have).  The json and metric parameters and the map
@@ -18,14 +18,12 @@
 static int notebook_create(void **self, const rn_plugin_env *env, const json_t *config)
 {
     (void)env;
-    (void)config;
-    *self = NULL;
-    return 0;
+    return py_plugin_create(self, config);
 }
 
 static void notebook_destroy(void *self)
 {
-    (void)self;
+    py_plugin_destroy(self);
 }
 
 static int ends_with(const char *s, size_t n, const char *suffix)
@@ -112,13 +110,12 @@ static const char *catalog_name(const char *out)
 
 static int notebook_prepare(void *self, const rn_task_request *req, rn_launch *launch)
 {
-    (void)self;
     char *out = notebook_out_path(req);
     json_t *extra = out ? json_pack("{s:s}", "notebook_out", out) : NULL;
     free(out);
     if (!extra)
         return rn_error_set(RN_ENOMEM, "out of memory");
-    int rc = py_prepare(req, launch, PY_TASK_NOTEBOOK, extra);
+    int rc = py_prepare(self, req, launch, PY_TASK_NOTEBOOK, extra);
     json_decref(extra);
     return rc;
 }
@@ -173,8 +170,8 @@ RN_PLUGIN_DESCRIPTOR(task_notebook) = {
     .kind = RN_KIND_TASK,
     .type_name = "notebook",
     .version = PACKAGE_VERSION,
-    .summary = "execute a Jupyter notebook with nbclient in a child Python (RUNNABLE_PYTHON); "
+    .summary = "execute a Jupyter notebook with nbclient in a child Python (setting 'python' or RUNNABLE_PYTHON); "
                "parameters injected as a cell, returns read from its namespace",
-    .config_keys = NULL,
+    .config_keys = py_config_keys,
     .ops = &notebook_ops,
 };

@@ -194,8 +194,43 @@ static char *py_object_name(const rn_task_request *req, const char *name)
 /* prepare                                                              */
 /* ------------------------------------------------------------------ */
 
-static const char *py_interpreter(void)
+/* What both plugins keep: the interpreter the configuration chose
+ * (`tasks.<type>.config.python`, or the executor's `python`). */
+typedef struct py_plugin {
+    char *python;              /* NULL: RUNNABLE_PYTHON, then python3 */
+} py_plugin;
+
+static const char *const py_config_keys[] = {"python", NULL};
+
+static int py_plugin_create(void **self, const json_t *config)
 {
+    const json_t *py = json_object_get(config, "python");
+    if (py && (!json_is_string(py) || !*json_string_value(py)))
+        return rn_error_set(RN_EINVAL, "setting 'python' must be the path or name of a "
+                                       "Python interpreter (e.g. .venv/bin/python)");
+    py_plugin *p = calloc(1, sizeof *p);
+    if (!p || (py && !(p->python = strdup(json_string_value(py))))) {
+        free(p);
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    *self = p;
+    return 0;
+}
+
+static void py_plugin_destroy(void *self)
+{
+    py_plugin *p = self;
+    if (p)
+        free(p->python);
+    free(p);
+}
+
+/* The configuration's choice is explicit for this pipeline, so it comes
+ * first; RUNNABLE_PYTHON serves runs whose configuration names none. */
+static const char *py_interpreter(const py_plugin *p)
+{
+    if (p && p->python)
+        return p->python;
     const char *env = getenv("RUNNABLE_PYTHON");
     return env && *env ? env : "python3";
 }
@@ -263,8 +298,8 @@ static int py_write_private(const char *path, const char *text)
 }
 
 /* `extra` (borrowed): type-specific members added to the request. */
-static int py_prepare(const rn_task_request *req, rn_launch *launch, py_task_kind kind,
-                      json_t *extra)
+static int py_prepare(const py_plugin *plugin, const rn_task_request *req, rn_launch *launch,
+                      py_task_kind kind, json_t *extra)
 {
     int rc = 0;
     char *object_dir = NULL, *req_file = NULL, *text = NULL;
@@ -329,7 +364,7 @@ static int py_prepare(const rn_task_request *req, rn_launch *launch, py_task_kin
             goto out;
     }
 
-    if ((rc = rn_launch_add_arg(launch, py_interpreter())) < 0 ||
+    if ((rc = rn_launch_add_arg(launch, py_interpreter(plugin))) < 0 ||
         /* -u: the function's prints and its logging interleave in the
          * execution log as they happened. */
         (rc = rn_launch_add_arg(launch, "-u")) < 0 ||

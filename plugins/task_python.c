@@ -15,15 +15,12 @@
 static int python_create(void **self, const rn_plugin_env *env, const json_t *config)
 {
     (void)env;
-    (void)config;
-    /* No state: an attempt's scratch files are named from its request. */
-    *self = NULL;
-    return 0;
+    return py_plugin_create(self, config);
 }
 
 static void python_destroy(void *self)
 {
-    (void)self;
+    py_plugin_destroy(self);
 }
 
 /* `package.module.function`: at least one dot, every segment an
@@ -73,8 +70,7 @@ static int python_validate(void *self, const json_t *task)
 
 static int python_prepare(void *self, const rn_task_request *req, rn_launch *launch)
 {
-    (void)self;
-    return py_prepare(req, launch, PY_TASK_PYTHON, NULL);
+    return py_prepare(self, req, launch, PY_TASK_PYTHON, NULL);
 }
 
 static int python_collect(void *self, const rn_task_request *req, const rn_task_exit *ex,
@@ -100,8 +96,8 @@ RN_PLUGIN_DESCRIPTOR(task_python) = {
     .kind = RN_KIND_TASK,
     .type_name = "python",
     .version = PACKAGE_VERSION,
-    .summary = "call package.module.function in a child Python (RUNNABLE_PYTHON); arguments "
+    .summary = "call package.module.function in a child Python (setting 'python' or RUNNABLE_PYTHON); arguments "
                "bound by name, returns json/metric/object",
-    .config_keys = NULL,
+    .config_keys = py_config_keys,
     .ops = &python_ops,
 };

@@ -141,6 +141,36 @@ grep -q -x 'wrapper ran' .catalog/wrapped/types*.execution.log ||
     fail "the configured interpreter ran the task"
 pass "the configured interpreter ran the task"
 
+# The configuration's `python` setting: on the task type, or on the
+# executor for python and notebook tasks alike; it wins over
+# RUNNABLE_PYTHON (which names a missing interpreter here).
+sed 's/wrapper ran/task wrapper ran/' mypy >taskpy && chmod +x taskpy
+sed 's/wrapper ran/executor wrapper ran/' mypy >execpy && chmod +x execpy
+printf 'tasks:\n  python:\n    config:\n      python: ./taskpy\n' >task-python.yaml
+printf 'pipeline-executor:\n  type: local\n  config:\n    python: ./execpy\n' >exec-python.yaml
+cat exec-python.yaml task-python.yaml >both-python.yaml
+for c in task:task-python exec:exec-python both:both-python; do
+    id=${c%%:*} conf=${c#*:}
+    RUNNABLE_PYTHON=/nonexistent/python3 rn execute python.yaml "cfg$id" -p types.params.yaml -c "$conf.yaml"
+    assert_eq_py ".run_log_store/cfg$id.json" 'statuses()["types"]' "'SUCCESS'" \
+        "$conf.yaml: the configured interpreter is used, not RUNNABLE_PYTHON"
+done
+grep -q -x 'task wrapper ran' .catalog/cfgtask/types*.execution.log ||
+    fail "tasks.python.config.python ran the task"
+grep -q -x 'executor wrapper ran' .catalog/cfgexec/types*.execution.log ||
+    fail "the executor's python setting ran the task"
+grep -q -x 'task wrapper ran' .catalog/cfgboth/types*.execution.log ||
+    fail "the task type's setting wins over the executor's"
+pass "tasks.python.config.python, then the executor's python, choose the interpreter"
+printf 'tasks:\n  python:\n    config:\n      pyhton: ./taskpy\n' >typo.yaml
+rn validate python.yaml -c typo.yaml
+expect_rc 2 "a misspelt task setting is refused"
+expect_err_re "typo.yaml:4:7: .*no setting 'pyhton'.*python" "the error points at the setting and lists 'python'"
+printf 'tasks:\n  pyton:\n    config: {}\n' >notype.yaml
+rn validate python.yaml -c notype.yaml
+expect_rc 2 "settings for a task type that is not installed are refused"
+expect_err_re "notype.yaml:2:3: .*pyton" "the error names the file position and the type"
+
 # ---------------------------------------------------------------- validation
 py_fixture validate
 rn validate nodot.yaml
