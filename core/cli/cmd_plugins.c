@@ -32,7 +32,7 @@ int rn_cmd_plugins(int argc, char **argv)
     int c;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (c) {
         case 'P': rn_loader_set_extra_path(optarg); break;
         case 'h':
@@ -40,6 +40,8 @@ int rn_cmd_plugins(int argc, char **argv)
                  "List every provider found on the plugin search path: kind, type,\n"
                  "version, file and summary, read from each plugin's descriptor.");
             return RN_EXIT_OK;
+        case ':':
+            return rn_cli_usage_error("plugins", "option '%s' needs a value", argv[optind - 1]);
         default: return rn_cli_usage_error("plugins", "unknown option '%s'", argv[optind - 1]);
         }
     }
