@@ -354,8 +354,9 @@ static void finish(rn_comp *c)
     int success = !c->msg[0] && c->failed == 0 && complete && !rn_sched_halting(s);
     if (!c->msg[0] && rn_sched_halting(s)) {
         if (s->interrupted) {
-            const char *abbrev = sigabbrev_np(s->interrupted);
-            snprintf(c->msg, sizeof c->msg, "interrupted by SIG%s", abbrev ? abbrev : "?");
+            char sig[32];
+            rn_signal_name(s->interrupted, sig, sizeof sig);
+            snprintf(c->msg, sizeof c->msg, "interrupted by %s", sig);
         } else {
             snprintf(c->msg, sizeof c->msg, "stopped: %.900s", s->hard_msg);
         }

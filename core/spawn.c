@@ -47,6 +47,16 @@ static int is_executable_file(const char *path)
  * Relative PATH entries are taken relative to the child's working
  * directory, where the child itself would resolve them.
  */
+void rn_signal_name(int sig, char *out, size_t n)
+{
+    /* sigabbrev_np: glibc 2.32 and later (Debian 12 has 2.36). */
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(out, n, "SIG%s", abbrev);
+    else
+        snprintf(out, n, "%d", sig);
+}
+
 int rn_find_program(const char *name, const char *path, const char *cwd, char *out)
 {
     if (strchr(name, '/')) {

@@ -471,8 +471,9 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
         } else if (l->stop_signal) {
             l->success = 0;
-            const char *abbrev = sigabbrev_np(l->stop_signal);
-            snprintf(l->msg, sizeof l->msg, "interrupted by SIG%s", abbrev ? abbrev : "?");
+            char sig[32];
+            rn_signal_name(l->stop_signal, sig, sizeof sig);
+            snprintf(l->msg, sizeof l->msg, "interrupted by %s", sig);
         }
         if (l->success && res.returns)
             params_changed = merge_returns(l->scope, res.returns, l->attempt_json);

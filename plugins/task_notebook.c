@@ -35,15 +35,11 @@ static int ends_with(const char *s, size_t n, const char *suffix)
 static int notebook_validate(void *self, const json_t *task)
 {
     (void)self;
-    if (!json_is_object(task))
-        return rn_error_set(RN_EINVAL, "a task must be a mapping");
-    const char *cmd = json_string_value(json_object_get(task, "command"));
     const char *start;
-    size_t len = 0;
-    if (cmd)
-        py_trim(cmd, &start, &len);
-    if (!cmd || !len)
-        return rn_error_set(RN_EINVAL, "command: must be the path of a notebook (.ipynb)");
+    size_t len;
+    int rc = py_task_command(task, "the path of a notebook (.ipynb)", &start, &len);
+    if (rc < 0)
+        return rc;
     if (!ends_with(start, len, ".ipynb"))
         return rn_error_set(RN_EINVAL, "command: '%.*s' is not a notebook: the path must end "
                             "in .ipynb", (int)(len > 200 ? 200 : len), start);

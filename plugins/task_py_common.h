@@ -79,6 +79,22 @@ static void py_trim(const char *s, const char **start, size_t *len)
 
 /* The checks both task types make on `returns` (its shape is checked by
  * the pipeline loader, with positions). */
+/* The task's `command`, trimmed, for validate(); `what` says what it must
+ * be when it is missing or blank. */
+static int py_task_command(const json_t *task, const char *what, const char **start,
+                           size_t *len)
+{
+    if (!json_is_object(task))
+        return rn_error_set(RN_EINVAL, "a task must be a mapping");
+    const char *cmd = json_string_value(json_object_get(task, "command"));
+    *len = 0;
+    if (cmd)
+        py_trim(cmd, start, len);
+    if (!cmd || !*len)
+        return rn_error_set(RN_EINVAL, "command: must be %s", what);
+    return 0;
+}
+
 static int py_validate_returns(const json_t *task, py_task_kind kind)
 {
     const json_t *returns = json_object_get(task, "returns");
@@ -410,20 +426,6 @@ out:
 /* collect                                                              */
 /* ------------------------------------------------------------------ */
 
-static void py_signal_name(int sig, char *out, size_t n)
-{
-#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
-#if __GLIBC_PREREQ(2, 32)
-    const char *abbrev = sigabbrev_np(sig);
-    if (abbrev) {
-        snprintf(out, n, "SIG%s", abbrev);
-        return;
-    }
-#endif
-#endif
-    snprintf(out, n, "%d", sig);
-}
-
 /* The driver's scratch files of this attempt are gone afterwards,
  * whatever happened. */
 static void py_cleanup(const rn_task_request *req)
@@ -506,10 +508,10 @@ static int py_collect(const rn_task_request *req, const rn_task_exit *ex, rn_tas
                      "python exited with status %d%s", ex->exit_code,
                      ex->exit_code == 0 ? " without a result"
                      : ex->exit_code == 127 ? " (interpreter or driver not found: set "
-                                              "RUNNABLE_PYTHON)" : "");
+                                              "the python setting or RUNNABLE_PYTHON)" : "");
         } else if (ex->signaled) {
             char sig[32];
-            py_signal_name(ex->term_signal, sig, sizeof sig);
+            rn_signal_name(ex->term_signal, sig, sizeof sig);
             snprintf(result->message, sizeof result->message, "python killed by signal %s", sig);
         } else {
             snprintf(result->message, sizeof result->message, "python ended abnormally");

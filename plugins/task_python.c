@@ -51,16 +51,12 @@ static int is_dotted_path(const char *s, size_t n)
 static int python_validate(void *self, const json_t *task)
 {
     (void)self;
-    if (!json_is_object(task))
-        return rn_error_set(RN_EINVAL, "a task must be a mapping");
-    const char *cmd = json_string_value(json_object_get(task, "command"));
     const char *start;
-    size_t len = 0;
-    if (cmd)
-        py_trim(cmd, &start, &len);
-    if (!cmd || !len)
-        return rn_error_set(RN_EINVAL, "command: must be the dotted path of a Python function "
-                                       "(package.module.function)");
+    size_t len;
+    int rc = py_task_command(task, "the dotted path of a Python function "
+                                   "(package.module.function)", &start, &len);
+    if (rc < 0)
+        return rc;
     if (!is_dotted_path(start, len))
         return rn_error_set(RN_EINVAL, "command: '%.*s' is not a dotted path to a Python "
                             "function (package.module.function); for a shell command set "

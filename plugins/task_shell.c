@@ -354,20 +354,6 @@ static int find_record(const char *data, size_t len, const char *name, const cha
     return found;
 }
 
-static void signal_name(int sig, char *out, size_t n)
-{
-#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
-#if __GLIBC_PREREQ(2, 32)
-    const char *abbrev = sigabbrev_np(sig);
-    if (abbrev) {
-        snprintf(out, n, "SIG%s", abbrev);
-        return;
-    }
-#endif
-#endif
-    snprintf(out, n, "%d", sig);
-}
-
 static int shell_collect(void *self, const rn_task_request *req, const rn_task_exit *ex,
                          rn_task_result *result)
 {
@@ -383,7 +369,7 @@ static int shell_collect(void *self, const rn_task_request *req, const rn_task_e
                      "command exited with status %d", ex->exit_code);
         } else if (ex->signaled) {
             char sig[32];
-            signal_name(ex->term_signal, sig, sizeof sig);
+            rn_signal_name(ex->term_signal, sig, sizeof sig);
             snprintf(result->message, sizeof result->message, "command killed by signal %s",
                      sig);
         } else {

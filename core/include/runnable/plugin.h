@@ -321,6 +321,10 @@ int rn_task_catalog_locate(const rn_task_request *req, const char *name, char **
  * catalog has no such file. */
 int rn_task_catalog_get(const rn_task_request *req, const char *name, const char *local_path);
 
+/* "SIGKILL" for 9 (a number when the C library has no name for it), as the
+ * messages of ended attempts say it; `out` has room for `n` bytes. */
+void rn_signal_name(int sig, char *out, size_t n);
+
 /* ------------------------------------------------------------------ */
 /* Kind: executor                                                      */
 /* ------------------------------------------------------------------ */
