@@ -10,7 +10,10 @@
  * branch's file only), which is what the engine's executors do: hence
  * supports_parallel_writes.  Each file is a json_docfile: written
  * incrementally (a branch may hold thousands of steps), replaced
- * atomically, and re-read when another process has replaced it.
+ * atomically, and re-read when another process has replaced it.  Two
+ * processes putting root steps (a DAG's independent steps, each in its own
+ * execute-single-node process) both rewrite RunLog.json: every writer
+ * takes its turn through an flock on the run's folder (see ck_turn).
  *
  * While the engine defers a run's writes (ops v2), puts only change the
  * files' documents in memory; flush() writes each file that changed once,
@@ -69,6 +72,8 @@ struct ck_run {
     /* In the spares' names: several processes (containers, pods on other
      * machines) may write one run's folder, and must never share one. */
     char spare_tag[24];
+    /* This process's turn on the run's folder, while held (ck_turn). */
+    rn_df_turn *turn;
 };
 
 struct ck_store {
@@ -199,6 +204,7 @@ static void ck_run_free(struct ck_run *r)
     }
     free(r->spare);
     rn_docfile_free(r->root);
+    rn_df_turn_give(r->turn); /* a turn still held */
     free(r->dir);
     free(r->run_id);
     free(r);
@@ -255,6 +261,36 @@ static int ck_add(struct ck_store *s, struct ck_run *r)
     return 0;
 }
 
+/* ---- writers taking turns ---------------------------------------------- */
+
+/*
+ * This process's turn to change the run's files, before the refresh a
+ * put starts with: the refresh then sees every other writer's last
+ * version and no one replaces a file between it and this process's
+ * write, which would lose one of the two updates (or find the file
+ * replaced mid-write).  A put without deferral is a turn of its own; a
+ * deferred batch holds the turn from its first put to the flush that
+ * ends it, and the engine flushes before it waits for anything.
+ */
+static int ck_turn(struct ck_run *r)
+{
+    return r->turn ? 0 : rn_df_turn_take(r->dir, &r->turn);
+}
+
+static void ck_turn_end(struct ck_run *r)
+{
+    rn_df_turn_give(r->turn);
+    r->turn = NULL;
+}
+
+/* After a put: a put outside a batch ends its turn. */
+static int ck_put_done(struct ck_run *r, int rc)
+{
+    if (!r->deferred)
+        ck_turn_end(r);
+    return rc;
+}
+
 /* The run in memory, RunLog.json read if this process has not opened it. */
 static int ck_open(struct ck_store *s, const char *run_id, struct ck_run **out)
 {
@@ -267,7 +303,11 @@ static int ck_open(struct ck_store *s, const char *run_id, struct ck_run **out)
     rc = ck_run_new(s, run_id, &r);
     if (rc)
         return rc;
+    /* In a turn, as every read (see ck_get_run); without a folder to
+     * lock there is nothing to read, which the load reports. */
+    ck_turn(r);
     rc = rn_docfile_load(r->root);
+    ck_turn_end(r);
     if (rc == RN_ENOENT)
         rc = rn_error_set(RN_ENOENT, "run log for run %s not found (%s does not exist)", run_id,
                           rn_docfile_path(r->root));
@@ -423,8 +463,10 @@ static int ck_flush_run(struct ck_run *r)
     int rc = 0;
     r->batch++;
     if (r->root_dirty) {
-        if ((rc = ck_write(r, NULL)) != 0)
+        if ((rc = ck_write(r, NULL)) != 0) {
+            ck_turn_end(r);
             return rc;
+        }
         r->root_dirty = 0;
     }
     size_t i = 0;
@@ -437,6 +479,7 @@ static int ck_flush_run(struct ck_run *r)
     if (i && i < r->ndirty)
         memmove(r->dirty, r->dirty + i, (r->ndirty - i) * sizeof *r->dirty);
     r->ndirty -= i;
+    ck_turn_end(r);
     return rc;
 }
 
@@ -474,8 +517,10 @@ static void ck_destroy(void *self)
     struct ck_store *s = self;
     if (!s)
         return;
-    for (size_t i = 0; i < s->nruns; i++)
+    for (size_t i = 0; i < s->nruns; i++) {
+        ck_turn(s->runs[i]); /* freeing removes shadows (see ck_close_run) */
         ck_run_free(s->runs[i]);
+    }
     free(s->runs);
     free(s->folder);
     free(s);
@@ -636,14 +681,9 @@ static int ck_scan(struct ck_store *s, struct ck_run *r)
 
 /* runnable's reassembly (spec §6.2): each branch goes into its step, found
  * in the step's own branch when that branch exists, else at the root. */
-static int ck_get_run(void *self, const char *run_id, json_t **out)
+static int ck_assemble(struct ck_store *s, struct ck_run *r, json_t **out)
 {
-    struct ck_store *s = self;
-    struct ck_run *r;
-    *out = NULL;
-    int rc = ck_open(s, run_id, &r);
-    if (!rc)
-        rc = rn_docfile_refresh(r->root, NULL);
+    int rc = rn_docfile_refresh(r->root, NULL);
     if (!rc)
         rc = ck_scan(s, r);
     if (rc)
@@ -697,17 +737,37 @@ static int ck_get_run(void *self, const char *run_id, json_t **out)
     return 0;
 }
 
+/* Reading takes a turn too: a file read here may become its writer's
+ * shadow at any moment, and be written over by that writer's next write
+ * while it is read. */
+static int ck_get_run(void *self, const char *run_id, json_t **out)
+{
+    struct ck_run *r;
+    *out = NULL;
+    int rc = ck_open(self, run_id, &r);
+    if (rc)
+        return rc;
+    int had_turn = r->turn != NULL;
+    rc = ck_turn(r);
+    if (!rc)
+        rc = ck_assemble(self, r, out);
+    if (!had_turn)
+        ck_turn_end(r);
+    return rc;
+}
+
 static int ck_put_run_fields(void *self, const char *run_id, const json_t *run_log)
 {
     struct ck_run *r;
     int rc = ck_open(self, run_id, &r);
-    if (!rc)
-        rc = ck_root_refresh(r);
+    if (rc || (rc = ck_turn(r)) != 0)
+        return rc;
+    rc = ck_root_refresh(r);
     if (!rc)
         rc = rn_docfile_set_root(r->root, run_log);
     if (!rc)
         rc = ck_changed(r, NULL);
-    return rc;
+    return ck_put_done(r, rc);
 }
 
 /* The file holding the steps of branch `branch` (NULL: RunLog.json, and
@@ -738,13 +798,38 @@ static int ck_put_step(void *self, const char *run_id, const json_t *step_log)
     if (err)
         return err;
     rc = ck_open(s, run_id, &r);
-    if (!rc)
+    if (!rc && (rc = ck_turn(r)) == 0) {
         rc = ck_steps_file(s, r, branch, &df, &b);
-    if (!rc)
-        rc = rn_docfile_put(df, NULL, RN_DF_STEP, name, step_log);
-    if (!rc)
-        rc = ck_changed(r, b);
+        if (!rc)
+            rc = rn_docfile_put(df, NULL, RN_DF_STEP, name, step_log);
+        if (!rc)
+            rc = ck_changed(r, b);
+        rc = ck_put_done(r, rc);
+    }
     free(branch);
+    return rc;
+}
+
+/* put_branch in its turn.  Same rule as the nested layout: a branch
+ * needs its step. */
+static int ck_put_branch_in(struct ck_store *s, struct ck_run *r, const char *name,
+                            const char *step, const char *pbranch, const json_t *branch_log)
+{
+    rn_docfile *holder, *df;
+    struct ck_branch *hb, *b;
+    int rc = ck_steps_file(s, r, pbranch, &holder, &hb);
+    if (!rc && !rn_docfile_has(holder, step, RN_DF_STEP))
+        rc = rn_error_set(RN_ENOENT, "cannot store branch %s: there is no step %s in %s", name,
+                          step, rn_docfile_path(holder));
+    if (!rc)
+        rc = ck_branch(s, r, name, 1, &df, &b);
+    if (!rc)
+        rc = rn_docfile_set_root(df, branch_log);
+    if (!rc) {
+        const char *st = json_string_value(json_object_get(branch_log, "status"));
+        b->final = st && strcmp(st, "PROCESSING") != 0;
+        rc = ck_changed(r, b);
+    }
     return rc;
 }
 
@@ -752,8 +837,6 @@ static int ck_put_branch(void *self, const char *run_id, const json_t *branch_lo
 {
     struct ck_store *s = self;
     struct ck_run *r;
-    rn_docfile *holder, *df;
-    struct ck_branch *hb, *b;
     const char *name;
     int err;
     int rc = rn_df_internal_name(branch_log, "branch", &name);
@@ -767,22 +850,11 @@ static int ck_put_branch(void *self, const char *run_id, const json_t *branch_lo
                             name);
     char *pbranch = rn_df_parent_name(step, &err);
     rc = err;
-    /* Same rule as the nested layout: a branch needs its step. */
     if (!rc)
         rc = ck_open(s, run_id, &r);
-    if (!rc)
-        rc = ck_steps_file(s, r, pbranch, &holder, &hb);
-    if (!rc && !rn_docfile_has(holder, step, RN_DF_STEP))
-        rc = rn_error_set(RN_ENOENT, "cannot store branch %s: there is no step %s in %s", name,
-                          step, rn_docfile_path(holder));
-    if (!rc)
-        rc = ck_branch(s, r, name, 1, &df, &b);
-    if (!rc)
-        rc = rn_docfile_set_root(df, branch_log);
-    if (!rc) {
-        const char *st = json_string_value(json_object_get(branch_log, "status"));
-        b->final = st && strcmp(st, "PROCESSING") != 0;
-        rc = ck_changed(r, b);
+    if (!rc && (rc = ck_turn(r)) == 0) {
+        rc = ck_put_branch_in(s, r, name, step, pbranch, branch_log);
+        rc = ck_put_done(r, rc);
     }
     free(step);
     free(pbranch);
@@ -800,7 +872,13 @@ static int ck_close_run(void *self, const char *run_id)
         /* The batch in memory, then the room kept for growth goes (see
          * json_docfile.h). */
         rc = ck_flush_run(r);
-        int frc = rn_docfile_finish(r->root);
+        /* Finishing rewrites files, and freeing removes shadows still
+         * this process's: both in a turn, or another writer's shadow
+         * could go between its write and its exchange (ck_run_free ends
+         * the turn). */
+        int frc = ck_turn(r);
+        if (!frc)
+            frc = rn_docfile_finish(r->root);
         if (!rc)
             rc = frc;
         for (size_t k = 0; k < r->nbr; k++) {

@@ -12,6 +12,10 @@
  * While the engine defers a run's writes (ops v2), puts only change the
  * document in memory and flush() writes what changed in one go: one write
  * of the file per batch, however many steps and branches it touched.
+ *
+ * Steps run in processes of their own (execute-single-node) write the
+ * file too; every writer takes its turn through an flock on the log
+ * folder (fs_turn), so no update is lost between a refresh and a write.
  */
 #include "config.h"
 
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
@@ -29,7 +34,7 @@ struct fs_run {
     char *run_id;
     rn_docfile *df;
     int deferred;      /* puts stay in memory until flush() */
-    int checked;       /* refreshed since the last flush (while deferred) */
+    rn_df_turn *turn;  /* held while set (see fs_turn) */
 };
 
 struct fs_store {
@@ -74,15 +79,36 @@ static int fs_create(void **self, const rn_plugin_env *env, const json_t *config
     return 0;
 }
 
+/* ---- writers taking turns ---- */
+
+/* As chunked-fs's ck_turn: from a put's refresh to its write, or a
+ * deferred batch's first put to its flush. */
+static int fs_turn(struct fs_store *s, struct fs_run *r)
+{
+    return r->turn ? 0 : rn_df_turn_take(s->folder, &r->turn);
+}
+
+static void fs_turn_end(struct fs_run *r)
+{
+    rn_df_turn_give(r->turn);
+    r->turn = NULL;
+}
+
 static void fs_destroy(void *self)
 {
     struct fs_store *s = self;
     if (!s)
         return;
+    /* Freeing removes shadows: in a turn (see fs_close_run). */
+    struct fs_run all = {0};
+    if (s->nruns)
+        fs_turn(s, &all);
     for (size_t i = 0; i < s->nruns; i++) {
         rn_docfile_free(s->runs[i].df);
+        fs_turn_end(&s->runs[i]);
         free(s->runs[i].run_id);
     }
+    fs_turn_end(&all);
     free(s->runs);
     free(s->folder);
     free(s);
@@ -129,28 +155,40 @@ static int fs_add(struct fs_store *s, const char *run_id, rn_docfile *df, struct
     return 0;
 }
 
-/* The run in memory, read from disk if this process has not opened it. */
-static int fs_open(struct fs_store *s, const char *run_id, struct fs_run **out)
+/*
+ * The run in memory, as its last writer left it: read from disk if this
+ * process has not opened it, else looked at again at the start of a turn
+ * (a deferred batch looks once: its later puts would find only the file
+ * this process left).  Reading happens in a turn too, since a file being
+ * read may become its writer's shadow at any moment and be written over
+ * by that writer's next write.  With `keep` the turn is still held on
+ * success.
+ */
+static int fs_open(struct fs_store *s, const char *run_id, int keep, struct fs_run **out)
 {
     int rc = rn_df_check_run_id(run_id);
     if (rc)
         return rc;
-    if ((*out = fs_find(s, run_id)) != NULL) {
-        /* A batch looks for another writer's version once, at its start:
-         * its later puts would only find the file this process left. */
-        struct fs_run *r = *out;
-        if (r->deferred && r->checked)
+    struct fs_run *r = fs_find(s, run_id);
+    if (r) {
+        *out = r;
+        if (r->turn)
             return 0;
+        if ((rc = fs_turn(s, r)) != 0)
+            return rc;
         rc = rn_docfile_refresh(r->df, NULL);
-        r->checked = rc == 0;
+        if (rc || !keep)
+            fs_turn_end(r);
         return rc;
     }
     char *path = fs_path(s, run_id);
     rn_docfile *df = NULL;
+    struct fs_run tmp = {0};
     if (!path)
         return fs_oom();
     rc = rn_docfile_new(&df, path, RN_DF_RUN, 1, s->fsync_it);
     if (!rc) {
+        fs_turn(s, &tmp); /* no folder: nothing to read, as the load says */
         rc = rn_docfile_load(df);
         if (rc == RN_ENOENT)
             rc = rn_error_set(RN_ENOENT, "run log for run %s not found (%s does not exist)",
@@ -160,7 +198,18 @@ static int fs_open(struct fs_store *s, const char *run_id, struct fs_run **out)
         rc = fs_add(s, run_id, df, out);
     if (rc)
         rn_docfile_free(df);
+    else if (keep && tmp.turn)
+        fs_turn(s, *out); /* held by tmp already: only counted */
+    fs_turn_end(&tmp);
     free(path);
+    return rc;
+}
+
+/* After a put: a put outside a batch ends its turn. */
+static int fs_put_done(struct fs_store *s, struct fs_run *r, int rc)
+{
+    if (!r->deferred)
+        fs_turn_end(r);
     return rc;
 }
 
@@ -225,21 +274,28 @@ static int fs_get_run(void *self, const char *run_id, json_t **out)
 {
     struct fs_run *r;
     *out = NULL;
-    int rc = fs_open(self, run_id, &r);
+    /* Read in a turn (see fs_open). */
+    struct fs_run *f = fs_find(self, run_id);
+    int had_turn = f && f->turn != NULL;
+    int rc = fs_open(self, run_id, 1, &r);
     if (rc)
         return rc;
-    return rn_docfile_json(out, r->df);
+    rc = rn_docfile_json(out, r->df);
+    if (!had_turn)
+        fs_turn_end(r);
+    return rc;
 }
 
 static int fs_put_run_fields(void *self, const char *run_id, const json_t *run_log)
 {
     struct fs_run *r;
-    int rc = fs_open(self, run_id, &r);
-    if (!rc)
-        rc = rn_docfile_set_root(r->df, run_log);
+    int rc = fs_open(self, run_id, 1, &r);
+    if (rc)
+        return rc;
+    rc = rn_docfile_set_root(r->df, run_log);
     if (!rc && !r->deferred)
         rc = rn_docfile_flush(r->df);
-    return rc;
+    return fs_put_done(self, r, rc);
 }
 
 /* A step goes under its branch (the name minus its last segment), a
@@ -259,11 +315,13 @@ static int fs_put(void *self, const char *run_id, const json_t *log, rn_df_kind 
     if (!parent && kind == RN_DF_BRANCH)
         return rn_error_set(RN_EINVAL, "branch name '%s' names no step (expected <step>.<branch>)",
                             name);
-    rc = fs_open(self, run_id, &r);
-    if (!rc)
+    rc = fs_open(self, run_id, 1, &r);
+    if (!rc) {
         rc = rn_docfile_put(r->df, parent, kind, name, log);
-    if (!rc && !r->deferred)
-        rc = rn_docfile_flush(r->df);
+        if (!rc && !r->deferred)
+            rc = rn_docfile_flush(r->df);
+        rc = fs_put_done(self, r, rc);
+    }
     free(parent);
     return rc;
 }
@@ -288,10 +346,16 @@ static int fs_close_run(void *self, const char *run_id)
      * but for a deferred batch; what is left is that batch, the room kept
      * for growth, memory and the shadow. */
     int rc = rn_docfile_flush(r->df);
-    int frc = rn_docfile_finish(r->df);
+    /* Finishing rewrites the file, and freeing removes the shadow if it
+     * is still this process's: both in a turn, or another writer's
+     * shadow could go between its write and its exchange. */
+    int frc = fs_turn(s, r);
+    if (!frc)
+        frc = rn_docfile_finish(r->df);
     if (!rc)
         rc = frc;
     rn_docfile_free(r->df);
+    fs_turn_end(r);
     free(r->run_id);
     *r = s->runs[--s->nruns];
     return rc;
@@ -302,13 +366,14 @@ static int fs_close_run(void *self, const char *run_id)
 static int fs_defer(void *self, const char *run_id, int on)
 {
     struct fs_run *r;
-    int rc = fs_open(self, run_id, &r);
+    int rc = fs_open(self, run_id, 0, &r);
     if (rc)
         return rc;
     if (!on && r->deferred)
         rc = rn_docfile_flush(r->df);
+    if (!on)
+        fs_turn_end(r);
     r->deferred = on != 0;
-    r->checked = 0;
     return rc;
 }
 
@@ -318,8 +383,9 @@ static int fs_flush(void *self, const char *run_id)
     struct fs_run *r = fs_find(self, run_id);
     if (!r)
         return 0;
-    r->checked = 0;
-    return rn_docfile_flush(r->df);
+    int rc = rn_docfile_flush(r->df);
+    fs_turn_end(r);
+    return rc;
 }
 
 static int fs_put_summary(void *self, const char *run_id, const json_t *summary)

@@ -65,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1799,6 +1800,70 @@ int rn_df_check_run_id(const char *run_id)
     if (strchr(run_id, '/') || !strcmp(run_id, ".") || !strcmp(run_id, ".."))
         return rn_error_set(RN_EINVAL, "run id '%s' cannot be used as a file name", run_id);
     return 0;
+}
+
+/* The folders this process holds a turn on: a handful at most. */
+struct rn_df_turn {
+    dev_t dev;
+    ino_t ino;
+    int fd;
+    unsigned holders;
+    struct rn_df_turn *next;
+};
+static rn_df_turn *turns;
+
+int rn_df_turn_take(const char *dir, rn_df_turn **out)
+{
+    struct stat st;
+    *out = NULL;
+    if (stat(dir, &st) != 0)
+        return io_error("open", dir);
+    for (rn_df_turn *t = turns; t; t = t->next)
+        if (t->dev == st.st_dev && t->ino == st.st_ino) {
+            t->holders++;
+            *out = t;
+            return 0;
+        }
+    rn_df_turn *t = calloc(1, sizeof *t);
+    if (!t)
+        return oom();
+    t->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (t->fd < 0) {
+        free(t);
+        return io_error("open", dir);
+    }
+    while (flock(t->fd, LOCK_EX) != 0) {
+        if (errno == EINTR)
+            continue;
+        int rc = rn_error_set(RN_EIO, "cannot lock %s for the run log's writers: %s", dir,
+                              strerror(errno));
+        close(t->fd);
+        free(t);
+        return rc;
+    }
+    /* Identified by what was locked (the folder may have been renamed). */
+    if (fstat(t->fd, &st) == 0) {
+        t->dev = st.st_dev;
+        t->ino = st.st_ino;
+    }
+    t->holders = 1;
+    t->next = turns;
+    turns = t;
+    *out = t;
+    return 0;
+}
+
+void rn_df_turn_give(rn_df_turn *turn)
+{
+    if (!turn || --turn->holders)
+        return;
+    for (rn_df_turn **pp = &turns; *pp; pp = &(*pp)->next)
+        if (*pp == turn) {
+            *pp = turn->next;
+            break;
+        }
+    close(turn->fd); /* ends the flock */
+    free(turn);
 }
 
 char *rn_df_resolve(const char *work_dir, const char *path)

@@ -117,6 +117,25 @@ int rn_docfile_flush(rn_docfile *df);
  * status padding).  Call when the run is closed. */
 int rn_docfile_finish(rn_docfile *df);
 
+/* ---- writers taking turns ---- */
+
+/*
+ * Several processes write one run when steps run in processes of their
+ * own (execute-single-node under the emulator, containers, Slurm, Argo):
+ * two of them putting root steps both rewrite RunLog.json.  A put is a
+ * read-modify-write of a file (refresh, change, replace), and a file being
+ * read may become its writer's shadow and be written over, so writers and
+ * readers take turns: an exclusive flock(2) on a folder, held from
+ * rn_df_turn_take() to rn_df_turn_give().  Within one process turns on
+ * the same folder share one lock and never wait for each other (two
+ * store instances of one process would otherwise deadlock); the folder is
+ * open close-on-exec, so task processes never hold it.  flock works on
+ * NFSv4 and on the local file systems containers and pods mount.
+ */
+typedef struct rn_df_turn rn_df_turn;
+int rn_df_turn_take(const char *dir, rn_df_turn **out);
+void rn_df_turn_give(rn_df_turn *turn);
+
 /* ---- naming helpers shared by the stores ---- */
 
 /* The name minus its last dot segment (a step's branch, a branch's step),

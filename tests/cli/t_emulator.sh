@@ -116,4 +116,52 @@ printf 'pipeline-executor:\n  type: emulator\n  config: {runnable: 3}\n' >bad.ya
 rn validate "$RN_SRCDIR/examples/hello.yaml" -c bad.yaml
 expect_rc 2 "a bad 'runnable' setting is an input error"
 expect_err_has "runnable" "the message names the setting"
+# Many step processes writing one run at once (each store): sixteen
+# independent root steps all rewrite the root file, and forty map
+# iterations their branch files while the engine writes the map's.  Every
+# update must land: each writer takes its turn (json_docfile.h), and a
+# file being read is never written over.
+workdir writers
+{
+    printf 'dag:\n  steps:\n    start: {type: task, command_type: shell, command: "export x=1", returns: [{name: x}], depends_on: []}\n'
+    for k in $(seq 1 16); do
+        printf '    s%d: {type: task, command_type: shell, command: "export y%d=$((x + %d))", returns: [{name: y%d}], depends_on: [start]}\n' "$k" "$k" "$k" "$k"
+    done
+} >wide.yaml
+cat >fan.yaml <<'YAML'
+dag:
+  start_at: items
+  steps:
+    items: {type: task, command_type: shell, command: 'export items="[$(seq -s, 1 40)]"', returns: [{name: items}], next: fan}
+    fan:
+      type: map
+      iterate_on: items
+      iterate_as: it
+      branch:
+        start_at: a
+        steps:
+          a: {type: task, command_type: shell, command: 'export v=$it', returns: [{name: v}], next: b}
+          b: {type: task, command_type: shell, command: 'true', next: success}
+          success: {type: success}
+          fail: {type: fail}
+      next: success
+    success: {type: success}
+    fail: {type: fail}
+YAML
+for store in file-system chunked-fs; do
+    printf 'run-log-store:\n  type: %s\npipeline-executor:\n  type: emulator\n  config: {max_parallel: 16}\n' \
+        "$store" >"$store.yaml"
+    for k in 1 2 3; do
+        rn execute wide.yaml "w-$store-$k" -c "$store.yaml"
+        expect_rc 0 "sixteen root steps in processes of their own ($store, run $k)"
+        rn runs show "w-$store-$k" --json -c "$store.yaml"
+        assert_py "$OUT" 'doc["parameters"]["x"]["value"] == 1 and all(doc["parameters"]["y%d" % k]["value"] == k + 1 for k in range(1, 17)) and all(s["status"] == "SUCCESS" for s in doc["steps"].values())' \
+            "every root step's returned value reached the run ($store, run $k)"
+    done
+    rn execute fan.yaml "f-$store" -c "$store.yaml"
+    expect_rc 0 "a map of 40 iterations, each step in a process of its own ($store)"
+    rn runs show "f-$store" --json -c "$store.yaml"
+    assert_eq_py "$OUT" 'doc["parameters"]["v"]["value"]' "$(seq -s ', ' 1 40 | sed 's/^/[/; s/$/]/')" \
+        "every iteration's value is in the run's parameters, in order ($store)"
+done
 done_testing
