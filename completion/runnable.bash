@@ -18,9 +18,9 @@ _runnable_opts() {
         runs) echo "--config --status --since --until --tag --search --sort --limit --json --plugin-path --help" ;;
         "runs show") echo "--config --json --plugin-path --help" ;;
         "runs logs") echo "--config --plugin-path --help" ;;
-        timeline) echo "--config --format --output --help" ;;
+        timeline) echo "--config --format --output --all --console --no-console --open --no-open --log-level --plugin-path --help" ;;
         execute-single-node) echo "--file --config --parameters-file --iter-variable --map-variable --tag --log-level --mode --plugin-path --help" ;;
-        fan) echo "--file --config-file --config --parameters-file --output --iter-variable --map-variable --tag --log-level --mode --plugin-path --help" ;;
+        fan) echo "--file --config-file --config --parameters-file --output --quote-items --iter-variable --map-variable --tag --log-level --mode --plugin-path --help" ;;
     esac
 }
 

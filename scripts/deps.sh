@@ -6,6 +6,8 @@ PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-d
 libcmocka-dev pkg-config make gcc git valgrind python3 graphviz python3-nbclient python3-ipykernel python3-pydantic man-db groff-base"
 # local-container tests: a real container runtime and a Debian minbase image
 PKGS="$PKGS podman runc catatonit debootstrap"
+# timeline tests: the HTML page loaded and screenshotted in headless Chromium
+PKGS="$PKGS chromium fonts-dejavu-core"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

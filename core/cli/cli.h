@@ -19,6 +19,12 @@ int rn_cmd_execute_single_node(int argc, char **argv);
 int rn_cmd_fan(int argc, char **argv);
 int rn_cmd_runs_show(int argc, char **argv);
 int rn_cmd_runs_logs(int argc, char **argv);
+int rn_cmd_timeline(int argc, char **argv);
+/* `dot -Tsvg` of a DOT text to standard output (vis_svg.c): RN_EXIT_OK,
+ * RN_EXIT_USAGE when Graphviz is not installed, RN_EXIT_FAILED when dot
+ * failed; says why on standard error. */
+struct rn_buf;
+int rn_cli_dot_to_svg(const struct rn_buf *dot);
 
 struct rn_run_options;
 /* Prepare, run and report a run (execute, retry): the exit status. */

@@ -17,7 +17,7 @@ static const char usage[] =
     "  execute PIPELINE.yaml [RUN_ID]   run a pipeline (-c CONFIG, -p PARAMS, --tag T)\n"
     "  retry RUN_ID                     re-run a failed or interrupted run in place\n"
     "  validate PIPELINE.yaml           check a pipeline and its configuration\n"
-    "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid)\n"
+    "  visualize PIPELINE.yaml          draw the graph (--format text|dot|mermaid|svg)\n"
     "  plugins                          list installed providers\n"
     "  execute-single-node RUN_ID PIPELINE.yaml STEP\n"
     "                                   run one step of a stored run (executors' node protocol)\n"
@@ -26,6 +26,7 @@ static const char usage[] =
     "  runs                             past runs, newest first (--status, --since, --search)\n"
     "  runs show RUN_ID                 a run's steps as a tree with times, memory and CPU\n"
     "  runs logs RUN_ID [STEP]          what a run's tasks printed\n"
+    "  timeline RUN_ID_OR_PATH          when each step ran (--format text|html|chrome)\n"
     "\n"
     "Run 'runnable COMMAND --help' for a command's options.\n";
 
@@ -96,6 +97,8 @@ int main(int argc, char **argv)
         return rn_cmd_visualize(argc - 1, argv + 1);
     if (strcmp(cmd, "plugins") == 0)
         return rn_cmd_plugins(argc - 1, argv + 1);
+    if (strcmp(cmd, "timeline") == 0)
+        return rn_cmd_timeline(argc - 1, argv + 1);
     if (strcmp(cmd, "runs") == 0) {
         /* runs [list] | runs show | runs logs */
         if (argc > 2 && strcmp(argv[2], "show") == 0)

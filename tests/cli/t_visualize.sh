@@ -373,9 +373,9 @@ done
 rn visualize missing.yaml
 expect_rc 2 "missing pipeline file"
 expect_err_re '^runnable: error: missing\.yaml: .*' "missing pipeline file: runnable: error: FILE: ..."
-rn visualize --format svg "$V/chain.yaml"
+rn visualize --format png "$V/chain.yaml"
 expect_rc 2 "unknown --format"
-expect_err_has "runnable visualize: unknown format 'svg'; use text, dot or mermaid" \
+expect_err_has "runnable visualize: unknown format 'png'; use text, dot, mermaid or svg" \
     "unknown --format: usage error names the formats"
 [ ! -s "$OUT" ] || fail "unknown --format: nothing on stdout"
 pass "unknown --format: nothing on stdout"
