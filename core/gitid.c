@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <git2.h>
 
@@ -131,6 +132,42 @@ static json_t *identity_object(const char *id, const char *type, bool dependable
                      "code_identifier_message", message);
 }
 
+/* 1 when work_dir or a folder above it holds a `.git` (a work tree, or a
+ * gitlink file) or a `HEAD` (a git folder itself): only then can
+ * git_repository_open_ext find a repository.  Checked before touching
+ * libgit2 because its initialisation parses the system's CA certificates
+ * (about 6 ms, most of a one-node process such as execute-single-node),
+ * work a folder outside any repository never needs.  Errs towards 1. */
+static bool may_be_in_repository(const char *work_dir)
+{
+    char *dir = realpath(work_dir, NULL);
+    bool found = dir == NULL; /* cannot tell: let libgit2 decide */
+
+    for (size_t len = dir ? strlen(dir) : 0; dir && !found;) {
+        static const char *const marks[] = {"/.git", "/HEAD"};
+        for (size_t i = 0; i < 2 && !found; i++) {
+            size_t n = len + strlen(marks[i]) + 1;
+            char *path = malloc(n);
+            struct stat st;
+            if (path == NULL) {
+                found = true;
+                break;
+            }
+            snprintf(path, n, "%.*s%s", (int)len, dir, marks[i]);
+            found = lstat(path, &st) == 0;
+            free(path);
+        }
+        if (len <= 1)
+            break;
+        while (len > 1 && dir[len - 1] != '/')
+            len--;
+        if (len > 1)
+            len--; /* drop the '/' too, but keep "/" itself */
+    }
+    free(dir);
+    return found;
+}
+
 int rn_code_identity_git_fresh(const char *work_dir, json_t **out)
 {
     git_repository *repo = NULL;
@@ -148,6 +185,8 @@ int rn_code_identity_git_fresh(const char *work_dir, json_t **out)
     if (work_dir == NULL)
         work_dir = ".";
 
+    if (!may_be_in_repository(work_dir))
+        return 0;
     pthread_once(&gitid_once, gitid_init);
     if (gitid_init_rc < 0)
         return rn_error_set(RN_EIO, "code identity: cannot initialise libgit2");
