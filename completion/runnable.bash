@@ -10,7 +10,7 @@ _runnable_commands="execute retry validate visualize plugins runs timeline execu
 # Long options per command ("runs" = runs list).
 _runnable_opts() {
     case $1 in
-        execute) echo "--file --config --parameters --run-id --tag --log-level --timeout --plugin-path --dry-run --quiet --help" ;;
+        execute) echo "--file --config --config-file --parameters --parameters-file --run-id --tag --log-level --timeout --plugin-path --dry-run --output --quiet --help" ;;
         retry) echo "--file --config --force --tag --timeout --log-level --plugin-path --quiet --help" ;;
         validate) echo "--file --config --plugin-path --help" ;;
         visualize) echo "--file --format --help" ;;

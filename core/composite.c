@@ -510,15 +510,118 @@ static char *fan_value(const rn_comp *c)
     return text;
 }
 
+/* Record iteration `i` of a loop, starting from `layer` (taken over). */
+static int loop_iteration(rn_engine *e, json_t *step, const char *name, long i, json_t *layer)
+{
+    char idx[32];
+    snprintf(idx, sizeof idx, "%ld", i);
+    char *bname = join(name, idx);
+    json_t *blog = bname && layer
+                       ? json_pack("{s:s, s:s, s:{}, s:o}", "internal_name", bname, "status",
+                                   "PROCESSING", "steps", "parameters", layer)
+                       : NULL;
+    free(bname);
+    if (!blog)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    json_object_set_new(json_object_get(step, "branches"), json_string_value(
+                            json_object_get(blog, "internal_name")), blog);
+    rn_scope bs = {.branch_log = blog};
+    return rn_store_put_scope(e, &bs);
+}
+
+/* A loop under the node protocol, one iteration at a time (its iterations
+ * depend on each other, so the orchestrator asks after each): out records
+ * the step and iteration 0 and answers 0; in looks at the latest iteration
+ * and, as the engine would, either records the next one (starting from
+ * this one's values) and answers its index, or finishes the step and
+ * answers "done". */
+static int loop_fan(rn_engine *e, rn_scope *scope, rn_node *node, int out, int *ok,
+                    char **value)
+{
+    char *name = rn_frame_step_name(&(rn_frame){.scope = *scope}, node);
+    if (!name)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    json_t *step = json_object_get(scope->steps, name);
+    int rc = 0;
+    const char *answer = "\"done\"";
+    char next[32];
+    if (out) {
+        if (!step) {
+            step = rn_step_log_new(node->name, name, rn_node_type_name(node->type));
+            if (!step) {
+                free(name);
+                return rn_error_set(RN_ENOMEM, "out of memory");
+            }
+            json_object_set_new(scope->steps, name, step);
+        }
+        json_object_set_new(step, "status", json_string("PROCESSING"));
+        if ((rc = rn_store_put_step(e, step)) == 0 &&
+            (rc = loop_iteration(e, step, name, 0, json_object())) == 0)
+            answer = "0";
+        *ok = rc == 0;
+    } else if (!step) {
+        rc = rn_error_set(RN_EINVAL, "step '%s' has not been fanned out in run '%s': run "
+                          "`runnable fan %s ... out` first", name, e->run_id, e->run_id);
+    } else {
+        /* The latest iteration is the one with the highest index. */
+        long last = -1;
+        json_t *blog = NULL;
+        const char *k;
+        json_t *b;
+        size_t plen = strlen(name);
+        json_object_foreach(json_object_get(step, "branches"), k, b) {
+            char *end = "";
+            long i = strncmp(k, name, plen) == 0 && k[plen] == '.'
+                         ? strtol(k + plen + 1, &end, 10) : -1;
+            if (i > last && *end == '\0') {
+                last = i;
+                blog = b;
+            }
+        }
+        const char *st = json_string_value(json_object_get(blog, "status"));
+        json_t *layer = json_object_get(blog, "parameters");
+        int success = st && strcmp(st, "SUCCESS") == 0;
+        int done = !success;
+        if (success) {
+            rn_scope it = {.params = layer, .parent = scope};
+            json_t *br = node->break_on ? rn_scope_get(&it, node->break_on) : NULL;
+            long max = node->max_iterations > 0 ? node->max_iterations : 1;
+            done = (br && json_is_true(param_value(br))) || last + 1 >= max;
+        }
+        if (!done) {
+            rc = loop_iteration(e, step, name, last + 1, json_copy(layer));
+            snprintf(next, sizeof next, "%ld", last + 1);
+            answer = next;
+            *ok = rc == 0;
+        } else {
+            if (success && json_object_size(layer)) {
+                json_object_update(scope->params, layer);
+                rc = rn_store_put_scope(e, scope);
+            }
+            json_object_set_new(step, "status", json_string(success ? "SUCCESS" : "FAIL"));
+            json_object_set_new(step, "message", json_string(
+                success ? "" : "an iteration did not succeed"));
+            e->steps_total++;
+            if (!success)
+                e->steps_failed++;
+            if (rc == 0)
+                rc = rn_store_put_step(e, step);
+            *ok = success && rc == 0;
+        }
+    }
+    if (rc == 0 && value && !(*value = strdup(answer)))
+        rc = rn_error_set(RN_ENOMEM, "out of memory");
+    free(name);
+    return rc;
+}
+
 int rn_comp_fan(rn_engine *e, rn_scope *scope, rn_node *node, int out, int *ok, char **value)
 {
     *ok = 0;
     if (value)
         *value = NULL;
     if (node->type == RN_NODE_LOOP)
-        return rn_error_set(RN_EUNSUPPORTED, "'%s' is a loop: its iterations are run by "
-                            "`runnable execute`; fan prepares parallel, map and conditional "
-                            "steps", node->name);
+        return loop_fan(e, scope, node, out, ok, value);
     rn_frame f = {.scope = *scope};    /* borrowed: never freed here */
     rn_comp *c = calloc(1, sizeof *c);
     if (!c)

@@ -197,6 +197,13 @@ static void parse_block(rn_config *c, int svc, const char *yaml_key, json_t *blo
             pos_of(positions, ptr, &l, &col);
             json_object_set_new(s->positions, k, json_pack("[ii]", l, col));
         }
+        /* Nested settings too ("defaults/image"), so a provider's error
+         * about one can point at its line (rn_config_setting_pos). */
+        snprintf(ptr, sizeof ptr, "/%s/config/", yaml_key);
+        size_t plen = strlen(ptr);
+        json_object_foreach(positions, k, v)
+            if (strncmp(k, ptr, plen) == 0 && strchr(k + plen, '/'))
+                json_object_set(s->positions, k + plen, v);
     } else {
         /* runnable also accepts settings beside `type` when there is no
          * `config` block. */
@@ -210,6 +217,33 @@ static void parse_block(rn_config *c, int svc, const char *yaml_key, json_t *blo
             pos_of(positions, ptr, &l, &col);
             json_object_set_new(s->positions, k, json_pack("[ii]", l, col));
         }
+    }
+}
+
+void rn_config_setting_pos(const rn_service_config *s, const char *msg, int *line, int *col)
+{
+    *line = s->line;
+    *col = s->col;
+    const char *p = msg ? strstr(msg, "setting '") : NULL;
+    if (!p || !s->positions)
+        return;
+    char path[512];
+    size_t n = 0;
+    for (p += 9; *p && *p != '\'' && n + 1 < sizeof path; p++)
+        if (*p != ']')
+            path[n++] = *p == '.' || *p == '[' ? '/' : *p;
+    path[n] = '\0';
+    for (;;) {
+        json_t *at = json_object_get(s->positions, path);
+        if (at && json_integer_value(json_array_get(at, 0)) > 0) {
+            *line = (int)json_integer_value(json_array_get(at, 0));
+            *col = (int)json_integer_value(json_array_get(at, 1));
+            return;
+        }
+        char *slash = strrchr(path, '/');
+        if (!slash)
+            return;
+        *slash = '\0';
     }
 }
 

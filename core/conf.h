@@ -38,6 +38,9 @@ const char *rn_service_key(int svc);
  * ./runnable-config.yaml, else the embedded default), read it, apply
  * RUNNABLE_VAR_* templating and check its shape.  Problems go to diag. */
 int rn_config_load(const char *explicit_path, rn_diag *diag, rn_config **out);
+/* Where a provider's error about "setting 'a.b[0]'" points: the deepest
+ * of those settings with a known position, else the service block. */
+void rn_config_setting_pos(const rn_service_config *s, const char *msg, int *line, int *col);
 void rn_config_free(rn_config *c);
 
 /* Check a provider's settings against the keys its descriptor accepts. */

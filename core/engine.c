@@ -126,9 +126,12 @@ static void open_services(rn_engine *e, rn_diag *diag)
         rn_plugin_close(pl);
         if (diag->n > before)
             continue;
-        if (rn_provider_open(kind, sc->type, sc->settings, &e->penv, &e->svc[s]) < 0)
-            rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s: %s", rn_service_key(s),
+        if (rn_provider_open(kind, sc->type, sc->settings, &e->penv, &e->svc[s]) < 0) {
+            int line, col;
+            rn_config_setting_pos(sc, rn_error_last(), &line, &col);
+            rn_diag_add(diag, e->config->file, line, col, "%s: %s", rn_service_key(s),
                         rn_error_last());
+        }
     }
     /* Every task type the configuration gives settings to must exist and
      * take them, used by this pipeline or not. */
@@ -267,6 +270,8 @@ int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, 
         e->tick_seconds = opts->tick_seconds;
         e->log_level = opts->log_level;
     }
+    if (opts->version >= 5 && opts->output_file && *opts->output_file)
+        e->output_file = strdup(opts->output_file);
     if (e->log_level <= 0)
         e->log_level = 30;
     size_t before = diag->n;
@@ -461,6 +466,23 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
         setenv("RUNNABLE_RUN_TAG", e->tag, 1);
 
 
+    /* An executor that hands the run to another system (argo) answers its
+     * check() with 1: it only writes its output, and the run log is made
+     * by that system's first process, not here. */
+    const rn_executor_ops *rxo = e->svc[RN_SVC_EXECUTOR]->ops;
+    if (rxo->version >= 2 && rxo->check && rxo->check(e->svc[RN_SVC_EXECUTOR]->self, e) == 1) {
+        e->initial_params = params;   /* rn_engine_parameters() reads them */
+        if (e->retrying)
+            return rn_error_set(RN_EINVAL, "the %s executor runs nothing here, so it cannot "
+                                "retry run '%s': retry it where it ran (on Argo: argo retry "
+                                "WORKFLOW, or argo resubmit), or retry with another executor's "
+                                "config", e->config->svc[RN_SVC_EXECUTOR].type, e->run_id);
+        rc = rxo->run_pipeline(e->svc[RN_SVC_EXECUTOR]->self, e);
+        snprintf(summary->status, sizeof summary->status, "%s", rc < 0 ? "FAIL" : "RENDERED");
+        summary->seconds = rn_mono_now() - e->t_start;
+        return rc;
+    }
+
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *sself = e->svc[RN_SVC_RUN_LOG_STORE]->self;
     if (e->retrying) {
@@ -545,6 +567,7 @@ void rn_engine_free(rn_engine *e)
     json_decref(e->retry_doc);
     free(e->work_dir);
     free(e->tag);
+    free(e->output_file);
     free(e->parameters_file);
     free(e->retry_indicator);
     free(e->first_failed);
@@ -574,6 +597,11 @@ const char *rn_engine_pipeline_file(const rn_engine *e)
 const char *rn_engine_config_file(const rn_engine *e)
 {
     return e->config ? e->config->file : NULL;
+}
+
+const char *rn_engine_output_file(const rn_engine *e)
+{
+    return e->output_file;
 }
 
 const json_t *rn_engine_parameters(const rn_engine *e)

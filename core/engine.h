@@ -23,6 +23,7 @@ struct rn_engine {
     char *work_dir;
     char run_id[128];
     char *tag;
+    char *output_file;             /* rn_run_options v5, or NULL */
     char *parameters_file;
     json_t *runlog;                /* the run log in play: finished branches
                                       keep only their own fields here, their

@@ -6,6 +6,8 @@ PKGS="autoconf automake libtool libltdl-dev libyaml-dev libjansson-dev libgit2-d
 libcmocka-dev pkg-config make gcc git valgrind python3 graphviz python3-nbclient python3-ipykernel python3-pydantic man-db groff-base"
 # local-container tests: a real container runtime and a Debian minbase image
 PKGS="$PKGS podman runc catatonit debootstrap"
+# argo tests: ../shared/tools/validate-argo and the manifest walker
+PKGS="$PKGS python3-jsonschema python3-yaml"
 # timeline tests: the HTML page loaded and screenshotted in headless Chromium
 PKGS="$PKGS chromium fonts-dejavu-core"
 missing=""

@@ -33,6 +33,8 @@ static const char help[] =
     "      --plugin-path DIRS     extra plugin folders, searched first (colon-separated)\n"
     "      --dry-run              check everything, then print the steps the run would take\n"
     "                             in order; run nothing, write nothing\n"
+    "  -o, --output FILE          where an executor that writes the pipeline out for another\n"
+    "                             system (argo) puts it (default: its output_file setting)\n"
     "  -q, --quiet                no live view on a terminal: plain lines, one per step\n"
     "                             start and end (as on a pipe, in CI or with NO_COLOR)\n"
     "\n"
@@ -90,22 +92,24 @@ int rn_cmd_execute(int argc, char **argv)
         {"timeout", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},
         {"dry-run", no_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rn_run_options o = {.version = 4};
+    rn_run_options o = {.version = 5};
     int quiet = 0;
     int c;
     dry_run = 0;
     opterr = 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":f:c:p:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":f:c:p:o:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'p': o.parameters_file = optarg; break;
         case 'r': o.run_id = optarg; break;
         case 't': o.tag = optarg; break;
         case 'q': quiet = 1; break;
         case 'n': dry_run = 1; break;
+        case 'o': o.output_file = optarg; break;
         default: {
             int r = rn_cli_option("execute", c, argv, help, &o.pipeline_file, &o);
             if (r != RN_CLI_HANDLED)
@@ -167,6 +171,10 @@ int rn_cli_run(const rn_run_options *opts, int quiet)
     }
     if (rc < 0)
         fprintf(stderr, "runnable: error: %s\n", rn_error_last());
+    if (rc == 0 && strcmp(s.status, "RENDERED") == 0) {
+        printf("pipeline written out by the executor; nothing ran here\n");
+        return RN_EXIT_OK;
+    }
     printf("run %s: %s  (%d steps, %d failed, %.3f s)\n", s.run_id, s.status,
            s.steps_total, s.steps_failed, s.seconds);
     if (s.interrupted_by) {

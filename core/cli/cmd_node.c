@@ -42,18 +42,23 @@ static const char fan_help[] =
     "usage: runnable fan [OPTIONS] RUN_ID STEP PIPELINE.yaml in|out\n"
     "       runnable fan [OPTIONS] RUN_ID STEP in|out --file PIPELINE.yaml\n"
     "\n"
-    "Prepare (out) or finish (in) the parallel, map or conditional step STEP of run\n"
-    "RUN_ID, whose branches other processes run with execute-single-node.\n"
+    "Prepare (out) or finish (in) the parallel, map, conditional or loop step STEP of\n"
+    "run RUN_ID, whose branches other processes run with execute-single-node.\n"
     "out: records the step and a log for every branch that will run, and prints (and\n"
     "     writes to --output) what the orchestrator needs as JSON: a map's items, the\n"
     "     key of the branch a conditional takes, a parallel's branch keys.  A map\n"
     "     whose iterate_on is missing fails the step (exit 1).\n"
     "in:  the step's status from its branches, and their parameters merged back.\n"
+    "loop: out records iteration 0 and prints 0; in, after each iteration, records\n"
+    "     the next one and prints its index, or finishes the step and prints \"done\".\n"
     "\n"
     "  -f, --file FILE          the pipeline\n"
     "  -c, --config-file FILE   configuration (also --config)\n"
     "  -p, --parameters-file F  initial parameters, used when this node creates the run\n"
     "  -o, --output FILE        out: also write the JSON value to FILE\n"
+    "      --quote-items        out: a map's items each as its JSON text (a list of\n"
+    "                           strings), for orchestrators that paste an item as\n"
+    "                           plain text (Argo's {{item}}) into --iter-variable\n"
     "      --iter-variable JSON, --map-variable JSON, --tag, --log-level, -m, --plugin-path\n"
     "                           as for execute-single-node\n"
     "\n"
@@ -78,6 +83,32 @@ static char *map_to_iter(const char *text)
     char *s = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     json_decref(m);
+    return s;
+}
+
+/* ["x", 7] -> ["\"x\"", "7"]: each item as its JSON text; other values
+ * as they are.  Takes `value` over. */
+static char *quote_list(char *value)
+{
+    json_t *l = json_loads(value, JSON_DECODE_ANY, NULL);
+    if (!json_is_array(l)) {
+        json_decref(l);
+        return value;
+    }
+    json_t *q = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(l, i, x) {
+        char *t = rn_json_dumps_py(x, 0);
+        json_array_append_new(q, json_string(t ? t : "null"));
+        free(t);
+    }
+    char *s = json_dumps(q, JSON_COMPACT);
+    json_decref(q);
+    json_decref(l);
+    if (!s)
+        return value;
+    free(value);
     return s;
 }
 
@@ -108,13 +139,14 @@ static int run_node(const char *cmd, int argc, char **argv, int fan)
         {"output", required_argument, NULL, 'o'},
         {"log-level", required_argument, NULL, 'l'},
         {"plugin-path", required_argument, NULL, 'P'},
+        {"quote-items", no_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *help = fan ? fan_help : single_help;
     rn_run_options o = {.version = 4};
     const char *iter = NULL, *mapvar = NULL, *output = NULL;
-    int c;
+    int c, quote_items = 0;
     opterr = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":f:c:p:m:o:h", longopts, NULL)) != -1) {
@@ -122,6 +154,11 @@ static int run_node(const char *cmd, int argc, char **argv, int fan)
         case 'p': o.parameters_file = optarg; break;
         case 'I': iter = optarg; break;
         case 'M': mapvar = optarg; break;
+        case 'Q':
+            if (!fan)
+                return rn_cli_usage_error(cmd, "--quote-items belongs to `runnable fan ... out`");
+            quote_items = 1;
+            break;
         case 't': o.tag = optarg; break;
         case 'o':
             if (!fan)
@@ -190,6 +227,8 @@ static int run_node(const char *cmd, int argc, char **argv, int fan)
             fprintf(stderr, "runnable: error: %s\n", rn_error_last());
             code = RN_EXIT_FAILED;
         } else {
+            if (value && quote_items && mode && strcmp(mode, "out") == 0)
+                value = quote_list(value);
             if (value) {
                 printf("%s\n", value);
                 if (output && write_output(output, value) < 0)

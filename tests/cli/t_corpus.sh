@@ -52,8 +52,8 @@ configs/in-memory.yaml|
 configs/parallel_enabled.yaml|
 configs/parallel_with_warning.yaml|
 configs/dotenv.yaml|
-configs/argo-config.yaml|argo
-configs/argo-cron-config.yaml|argo
+configs/argo-config.yaml|
+configs/argo-cron-config.yaml|
 configs/local-container.yaml|
 configs/emulate.yaml|
 configs/minio.yaml|minio

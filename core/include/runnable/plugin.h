@@ -380,7 +380,9 @@ typedef struct rn_executor_ops {
     int (*run_pipeline)(void *self, rn_engine *engine);
     /* version 2 (optional): check the settings against the loaded pipeline
      * before anything is written; < 0 with rn_error_set() explaining makes
-     * it an input error. */
+     * it an input error.  1 says the executor only writes the run out for
+     * another system (argo): the engine then creates no run log and calls
+     * run_pipeline, whose output is the whole result ("RENDERED"). */
     int (*check)(void *self, const rn_engine *engine);
 } rn_executor_ops;
 
@@ -421,6 +423,9 @@ const json_t *rn_engine_dag(const rn_engine *engine);
 const char *rn_engine_pipeline_file(const rn_engine *engine);
 const char *rn_engine_config_file(const rn_engine *engine);
 const json_t *rn_engine_parameters(const rn_engine *engine);
+/* `runnable execute --output FILE` (rn_run_options version 5), or NULL:
+ * where a rendering executor writes, instead of its own setting. */
+const char *rn_engine_output_file(const rn_engine *engine);
 
 /* ------------------------------------------------------------------ */
 /* Helpers exported by librunnable for providers                       */

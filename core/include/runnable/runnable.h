@@ -80,12 +80,18 @@ typedef struct rn_run_options {
                                      (0: no ticks) */
     int log_level;                /* RN_EVENT_LOG messages at or above this
                                      level (0: 30, warnings) */
+    /* version 5 */
+    const char *output_file;      /* where an executor that writes the run out
+                                     for another system (argo) puts it; NULL:
+                                     its own setting */
 } rn_run_options;
 
 /* Outcome of a run. */
 typedef struct rn_run_summary {
     char run_id[128];
-    char status[16];              /* "SUCCESS", "FAIL", "PROCESSING" */
+    char status[16];              /* "SUCCESS", "FAIL", "PROCESSING"; "RENDERED"
+                                     when the executor wrote the run out for
+                                     another system (argo) and ran nothing */
     int steps_total;              /* steps recorded (all levels) */
     int steps_failed;
     double seconds;               /* wall time of the run */
