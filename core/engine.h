@@ -58,6 +58,8 @@ struct rn_engine {
     /* tasks in processes of their own (remote.c), from rn_traverse_opts v4 */
     int (*node_launch)(void *, const rn_node_job *, rn_launch *);
     void *node_data;
+    /* ... or as batch jobs (rn_traverse_opts v5; sched.c polls them) */
+    int (*node_submit)(void *, const rn_node_job *, const char *, char **);
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -178,11 +180,14 @@ typedef struct rn_leaf {
     int timed_out;
     int remote;                    /* the attempt runs execute-single-node
                                       in a process of its own (remote.c) */
+    char *job;                     /* ... as this batch job (owned), or NULL */
+    json_t *job_record;            /* what the batch system said of it, for
+                                      the attempt (owned), or NULL */
     struct rn_leaf *next;          /* ready queue / sleepers */
 } rn_leaf;
 
 /* What starting an attempt led to. */
-enum { RN_ATTEMPT_SPAWNED = 1, RN_ATTEMPT_ENDED = 2 };
+enum { RN_ATTEMPT_SPAWNED = 1, RN_ATTEMPT_ENDED = 2, RN_ATTEMPT_SUBMITTED = 3 };
 
 /* Create or reuse the step log and store it as PROCESSING. */
 int rn_leaf_open(rn_engine *e, rn_leaf *l);

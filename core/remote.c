@@ -108,10 +108,12 @@ int rn_remote_start(rn_engine *e, rn_leaf *l)
     for (char *p = step; p && *p; p++)
         if (*p == ' ')
             *p = '%';
-    if (!rc)
+    /* A batch job is described by the plugin alone. */
+    if (!rc && !e->node_submit)
         rc = rn_launch_new(&launch);
+    rn_node_job job = {0};
     if (!rc) {
-        rn_node_job job = {
+        job = (rn_node_job){
             .version = 1,
             .run_id = e->run_id,
             .pipeline_file = pipeline,
@@ -124,21 +126,25 @@ int rn_remote_start(rn_engine *e, rn_leaf *l)
             .timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout,
             .work_dir = e->work_dir,
         };
-        if (e->node_launch(e->node_data, &job, launch) < 0)
+        if (!e->node_submit && e->node_launch(e->node_data, &job, launch) < 0)
             snprintf(l->msg, sizeof l->msg, "cannot prepare the step's process: %s",
                      rn_error_last());
     }
-    free(iter);
-    free(step);
-    free(pipeline);
-    free(config);
     if (rc < 0 || l->msg[0]) {
+        free(iter);
+        free(step);
+        free(pipeline);
+        free(config);
         rn_launch_free(launch);
         return rc < 0 ? rc : RN_ATTEMPT_ENDED;
     }
     /* The process reads the run from the store: everything must be there. */
     if ((rc = rn_store_flush(e)) < 0) {
         rn_launch_free(launch);
+        free(iter);
+        free(step);
+        free(pipeline);
+        free(config);
         return rc;
     }
     const char *tmp = getenv("TMPDIR");
@@ -147,6 +153,10 @@ int rn_remote_start(rn_engine *e, rn_leaf *l)
     int fd = mkstemp(path);
     if (fd < 0) {
         rn_launch_free(launch);
+        free(iter);
+        free(step);
+        free(pipeline);
+        free(config);
         snprintf(l->msg, sizeof l->msg, "cannot create a file for the step's process output: %s",
                  strerror(errno));
         return RN_ATTEMPT_ENDED;
@@ -154,6 +164,27 @@ int rn_remote_start(rn_engine *e, rn_leaf *l)
     close(fd);
     l->log_path = strdup(path);
     l->log_temporary = 1;
+    if (e->node_submit) {
+        /* The job id is all the scheduler keeps; sched.c polls it. */
+        char *handle = NULL;
+        rc = l->log_path ? e->node_submit(e->node_data, &job, l->log_path, &handle)
+                         : rn_error_set(RN_ENOMEM, "out of memory");
+        free(iter);
+        free(step);
+        free(pipeline);
+        free(config);
+        if (rc < 0 || !handle) {
+            free(handle);
+            snprintf(l->msg, sizeof l->msg, "cannot submit the step's job: %s", rn_error_last());
+            return RN_ATTEMPT_ENDED;
+        }
+        l->job = handle;
+        return RN_ATTEMPT_SUBMITTED;
+    }
+    free(iter);
+    free(step);
+    free(pipeline);
+    free(config);
     rn_child *child = calloc(1, sizeof *child);
     rc = child && l->log_path ? rn_spawn(launch, e->work_dir, l->log_path, child)
                               : rn_error_set(RN_ENOMEM, "out of memory");
@@ -232,15 +263,24 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
         l->success = st && strcmp(st, "SUCCESS") == 0;
         if (l->timed_out || l->stop_signal)
             l->success = 0;
-        snprintf(l->msg, sizeof l->msg, "%s",
-                 json_string_value(json_object_get(last, "message"))
-                     ? json_string_value(json_object_get(last, "message")) : "");
+        if (!(l->job && l->stop_signal))
+            snprintf(l->msg, sizeof l->msg, "%s",
+                     json_string_value(json_object_get(last, "message"))
+                         ? json_string_value(json_object_get(last, "message")) : "");
+        if (l->job && l->stop_signal && !l->timed_out) {
+            /* Its job was cancelled (scancel's SIGTERM): the reason is the
+             * engine's interrupt. */
+            json_object_set_new(last, "status", json_string("FAIL"));
+            json_object_set_new(last, "message", json_string(l->msg));
+        }
         if (l->timed_out) {
             /* It saw only a SIGTERM; the reason is the engine's. */
             snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
             json_object_set_new(last, "status", json_string("FAIL"));
             json_object_set_new(last, "message", json_string(l->msg));
         }
+        if (l->job_record)
+            json_object_update(last, l->job_record);
         json_object_set(l->step, "attempts", attempts);
         json_object_set(l->step, "data_catalog", json_object_get(stored, "data_catalog"));
         /* Its returns are those of its attempt (its own step log): the
@@ -263,7 +303,11 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
         l->success = 0;
         if (l->timed_out)
             snprintf(l->msg, sizeof l->msg, "timed out after %g s", l->timeout);
-        else if (!l->msg[0])
+        else if (l->job && !l->stop_signal && l->msg[0] && line[0]) {
+            /* The batch system's reason, then what the job printed. */
+            size_t n = strlen(l->msg);
+            snprintf(l->msg + n, sizeof l->msg - n, ": %s", line);
+        } else if (!l->msg[0])
             snprintf(l->msg, sizeof l->msg, "the step's process %s %d without recording an "
                      "attempt%s%s", ex && ex->signaled ? "was killed by signal" : "exited with status",
                      ex ? (ex->signaled ? ex->term_signal : ex->exit_code) : -1,
@@ -273,8 +317,14 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
         json_object_set_new(l->attempt_json, "end_time", json_string(t1));
         json_object_set_new(l->attempt_json, "status", json_string("FAIL"));
         json_object_set_new(l->attempt_json, "message", json_string(l->msg));
+        if (l->job_record)
+            json_object_update(l->attempt_json, l->job_record);
         json_array_append(json_object_get(l->step, "attempts"), l->attempt_json);
     }
+    free(l->job);
+    l->job = NULL;
+    json_decref(l->job_record);
+    l->job_record = NULL;
     json_decref(doc);
     rn_leaf_release(l);
     l->remote = 0;

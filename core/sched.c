@@ -96,6 +96,8 @@ static void leaf_free(rn_leaf *l)
     json_decref(l->patched);
     json_decref(l->patched_returns);
     free(l->internal_name);
+    free(l->job);
+    json_decref(l->job_record);
     free(l);
 }
 
@@ -257,6 +259,37 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
     }
     rn_child *c = l->child;
     l->pidfd = -1;
+    if (rc == RN_ATTEMPT_SUBMITTED) {
+        /* A batch job: no process here; polled with the others. */
+        l->started = rn_mono_now();
+        l->timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout;
+        l->deadline = l->timeout > 0 ? l->started + l->timeout : 0;
+        l->kill_at = 0;
+        l->stop_signal = 0;
+        if ((rc = running_add(s, l)) < 0) {
+            const char *h = l->job;
+            s->node_cancel(s->node_data, &h, 1);
+            rn_sched_fail(s, rc);
+            attempt_over(s, l, NULL);
+            return;
+        }
+        s->n_jobs++;
+        if (!s->next_poll)
+            s->next_poll = l->started + s->poll_interval;
+        if (e->on_event) {
+            rn_engine_log(e, 10, "%s: attempt %d submitted as job %s", l->internal_name,
+                          l->attempt, l->job);
+            rn_sched_emit(s, &(rn_event){.kind = RN_EVENT_ATTEMPT_START, .name = l->internal_name,
+                                         .step_type = "task", .attempt = l->attempt,
+                                         .output_path = l->log_path});
+        }
+        if (rn_sched_halting(s)) {
+            const char *h = l->job;
+            l->stop_signal = s->interrupted ? s->interrupted : SIGTERM;
+            s->node_cancel(s->node_data, &h, 1);
+        }
+        return;
+    }
     if (s->use_pidfd) {
         /* pidfd_open(2) sets close-on-exec itself. */
         l->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
@@ -342,13 +375,29 @@ void rn_sched_leaf(rn_sched *s, rn_frame *f, rn_node *node)
 static void stop_children(rn_sched *s, int sig, int grace)
 {
     double now = rn_mono_now();
+    const char *stack[64], **jobs = stack;
+    size_t nj = 0;
+    if (s->n_jobs > 64 && !(jobs = malloc(s->n_jobs * sizeof *jobs)))
+        jobs = stack;   /* out of memory: cancel the first 64 now, the rest
+                           when asked again */
     for (size_t i = 0; i < s->n_running; i++) {
         rn_leaf *l = s->running[i];
         if (!l->stop_signal && !l->timed_out)
             l->stop_signal = s->interrupted ? s->interrupted : SIGTERM;
+        if (l->job) {
+            /* The batch system kills it; its end comes through a poll. */
+            if (jobs != stack || nj < 64)
+                jobs[nj++] = l->job;
+            continue;
+        }
         rn_child_kill(l->child, sig);
         l->kill_at = grace ? now + s->kill_grace : 0;
     }
+    /* One scancel for all of them: a signal must not wait on N commands. */
+    if (nj)
+        s->node_cancel(s->node_data, jobs, nj);
+    if (jobs != stack)
+        free(jobs);
 }
 
 static void running_remove(rn_sched *s, size_t i)
@@ -393,6 +442,10 @@ static int reap(rn_sched *s, const struct pollfd *pfd, size_t npfd)
     for (size_t i = 0; i < s->n_running;) {
         rn_leaf *l = s->running[i];
         rn_child *c = l->child;
+        if (l->job) {
+            i++;
+            continue;
+        }
         if (l->pidfd >= 0 && pfd) {
             /* pfd[k + 1] belongs to running[k] as it was when polled */
             int ready = 0;
@@ -444,6 +497,16 @@ static void fire_timers(rn_sched *s, double now)
 {
     for (size_t i = 0; i < s->n_running; i++) {
         rn_leaf *l = s->running[i];
+        if (l->job) {
+            /* The job's --time is whole minutes; the engine keeps the
+             * step's own timeout to the second. */
+            if (l->deadline && now >= l->deadline && !l->timed_out && !l->stop_signal) {
+                const char *h = l->job;
+                l->timed_out = 1;
+                s->node_cancel(s->node_data, &h, 1);
+            }
+            continue;
+        }
         if (l->deadline && now >= l->deadline && !l->timed_out && !l->stop_signal) {
             l->timed_out = 1;
             rn_child_kill(l->child, SIGTERM);
@@ -484,11 +547,79 @@ static int next_timeout_ms(const rn_sched *s, double now)
             next = l->wake_at;
     if (s->next_tick && s->n_running && s->next_tick < next)
         next = s->next_tick;
+    if (s->n_jobs && s->next_poll < next)
+        next = s->next_poll;
     if (isinf(next))
         return -1;
     /* Round up: waking a little early would only loop once more. */
     double ms = (next - now) * 1000.0 + 0.999;
     return ms < 0 ? 0 : ms > 3600000 ? 3600000 : (int)ms;
+}
+
+/*
+ * Ask the batch system about every outstanding job at once (one squeue
+ * per interval, however many jobs), and end the attempts of those that
+ * ended, as reap() does for processes.
+ */
+static void poll_jobs(rn_sched *s)
+{
+    size_t n = 0;
+    const char **handles = malloc(s->n_jobs * sizeof *handles);
+    rn_leaf **leaves = malloc(s->n_jobs * sizeof *leaves);
+    rn_job_state *st = calloc(s->n_jobs, sizeof *st);
+    if (!handles || !leaves || !st) {
+        free(handles);
+        free(leaves);
+        free(st);
+        return;   /* tried again at the next interval */
+    }
+    for (size_t i = 0; i < s->n_running && n < s->n_jobs; i++)
+        if (s->running[i]->job) {
+            leaves[n] = s->running[i];
+            handles[n] = s->running[i]->job;
+            st[n].version = 1;
+            n++;
+        }
+    int rc = s->node_poll(s->node_data, handles, n, st);
+    if (rc < 0)
+        rn_engine_log(s->e, 30, "polling the jobs failed (trying again): %s", rn_error_last());
+    for (size_t k = 0; rc >= 0 && k < n; k++) {
+        rn_leaf *l = leaves[k];
+        if (!st[k].done) {
+            json_decref(st[k].record);
+            continue;
+        }
+        for (size_t i = 0; i < s->n_running; i++)
+            if (s->running[i] == l) {
+                running_remove(s, i);
+                break;
+            }
+        s->n_jobs--;
+        l->job_record = st[k].record;
+        rn_task_exit ex = {.version = 1, .result_data = "", .log_path = l->log_path};
+        if (st[k].term_signal > 0) {
+            ex.signaled = 1;
+            ex.term_signal = st[k].term_signal;
+        } else {
+            ex.exited = 1;
+            ex.exit_code = st[k].exit_code;
+        }
+        /* Kept only when the job recorded no attempt (remote.c). */
+        if (l->stop_signal && !l->timed_out) {
+            /* Cancelled by us: the reason is the engine's, as for a task
+             * process the interrupt stopped. */
+            char sig[32];
+            rn_signal_name(l->stop_signal, sig, sizeof sig);
+            snprintf(l->msg, sizeof l->msg, "interrupted by %s", sig);
+        } else if (st[k].reason[0] && !l->timed_out) {
+            snprintf(l->msg, sizeof l->msg, "job %s ended %s without recording an attempt",
+                     l->job, st[k].reason);
+        }
+        attempt_over(s, l, &ex);
+    }
+    free(handles);
+    free(leaves);
+    free(st);
 }
 
 /* ------------------------------------------------------------------ */
@@ -648,6 +779,11 @@ static int wait_for_something(rn_sched *s)
     if (pfd != stackfd)
         free(pfd);
     double now = rn_mono_now();
+    if (s->n_jobs && now >= s->next_poll) {
+        poll_jobs(s);
+        now = rn_mono_now();
+        s->next_poll = s->n_jobs ? now + s->poll_interval : 0;
+    }
     fire_timers(s, now);
     if (s->next_tick && now >= s->next_tick) {
         /* The subscriber redraws what is running (elapsed time, output). */
@@ -664,6 +800,15 @@ static int cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Stands in for node_launch when an executor only submits jobs. */
+static int submit_only(void *data, const rn_node_job *job, rn_launch *l)
+{
+    (void)data;
+    (void)job;
+    (void)l;
+    return rn_error_set(RN_EUNSUPPORTED, "this executor submits jobs; it starts no process");
+}
+
 int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
 {
     rn_sched s = {.e = e};
@@ -676,8 +821,21 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
         s.mock = 1;
         s.patches = opts->patches;
     }
-    if (opts && opts->version >= 4 && opts->node_launch) {
-        e->node_launch = opts->node_launch;
+    if (opts && opts->version >= 5 && opts->node_submit) {
+        if (!opts->node_poll || !opts->node_cancel)
+            return rn_error_set(RN_EINVAL, "an executor that submits jobs must also poll and "
+                                           "cancel them");
+        e->node_submit = opts->node_submit;
+        s.node_poll = opts->node_poll;
+        s.node_cancel = opts->node_cancel;
+        s.node_data = opts->node_data;
+        s.poll_interval = opts->poll_interval > 0 ? opts->poll_interval : 1.0;
+        if (opts->max_submitted > 0)
+            s.slots = opts->max_submitted;
+    }
+    if (opts && ((opts->version >= 4 && opts->node_launch) || e->node_submit)) {
+        /* step.c sends a task to remote.c when node_launch is set. */
+        e->node_launch = opts->node_launch ? opts->node_launch : submit_only;
         e->node_data = opts->node_data;
         /* Deferred writes assume this process is the run's only writer
          * (plugin.h): a batch checks the files once, at its start.  Here
@@ -760,6 +918,8 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
             /* Reap what is left so nothing outlives the run. */
             for (size_t i = 0; i < s.n_running; i++) {
                 rn_child *c = s.running[i]->child;
+                if (!c)
+                    continue;   /* a job: cancelled above */
                 while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
                     ;
             }

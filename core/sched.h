@@ -84,6 +84,13 @@ struct rn_sched {
     int mock;                  /* a test run (runnable's mocked executor) */
     const json_t *patches;     /* its patches: step name -> task fields */
     double next_tick;          /* when the next RN_EVENT_TICK is due, 0: none */
+    /* batch jobs (rn_traverse_opts v5): leaves in `running` with l->job */
+    int (*node_poll)(void *, const char *const *, size_t, rn_job_state *);
+    int (*node_cancel)(void *, const char *const *, size_t);
+    void *node_data;
+    size_t n_jobs;             /* of n_running, how many are jobs */
+    double poll_interval;
+    double next_poll;          /* when the jobs are polled next, 0: none */
 };
 
 /* The run is being stopped (signal or hard error): start nothing new. */

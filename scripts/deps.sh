@@ -10,6 +10,8 @@ PKGS="$PKGS podman runc catatonit debootstrap"
 PKGS="$PKGS python3-jsonschema python3-yaml"
 # timeline tests: the HTML page loaded and screenshotted in headless Chromium
 PKGS="$PKGS chromium fonts-dejavu-core"
+# slurm tests and bench: a real one-node cluster (tests/slurm/cluster.sh)
+PKGS="$PKGS slurmctld slurmd slurm-client munge"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

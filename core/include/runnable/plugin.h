@@ -349,8 +349,21 @@ typedef struct rn_node_job {
     const char *work_dir;      /* the engine's working folder */
 } rn_node_job;
 
+/* What node_poll learnt about one submitted job (rn_traverse_opts v5). */
+typedef struct rn_job_state {
+    unsigned version;          /* 1, set by the engine */
+    int done;                  /* 1: the job has ended (fields below valid) */
+    int exit_code;             /* its batch script's exit status */
+    int term_signal;           /* > 0: killed by this signal instead */
+    char reason[256];          /* why it ended when it did not complete
+                                  (CANCELLED, TIMEOUT, NODE_FAIL...), "" */
+    json_t *record;            /* extra fields for the attempt, e.g.
+                                  {"slurm": {...}}; a new reference the
+                                  engine takes, or NULL */
+} rn_job_state;
+
 typedef struct rn_traverse_opts {
-    unsigned version;      /* 1 to 4 (the fields below say which) */
+    unsigned version;      /* 1 to 5 (the fields below say which) */
     int enable_parallel;   /* run independent work concurrently */
     int max_parallel;      /* at most this many tasks at once (0: CPUs) */
     /* version 2 */
@@ -371,6 +384,31 @@ typedef struct rn_traverse_opts {
      * the run-log store.  NULL: tasks run here, through their task plugin. */
     int (*node_launch)(void *node_data, const struct rn_node_job *job, rn_launch *launch);
     void *node_data;
+    /* version 5: task attempts are jobs of a batch system (slurm), not
+     * children of the engine.  When node_submit is set it is used instead
+     * of node_launch (which may stay NULL); node_poll and node_cancel must
+     * then be set too.  At most max_submitted attempts are outstanding
+     * (0: max_parallel's rule); while any is, the scheduler calls
+     * node_poll once every poll_interval seconds (0: 1 s) with all of
+     * them, never once per job.
+     *
+     * node_submit: submit one attempt; `log_path` is where the engine
+     * wants the job's own output (the job may write there or not).
+     * *handle is malloc'd by the plugin and freed by the engine with
+     * free(); it is what poll and cancel are given.  < 0 with
+     * rn_error_set(): the attempt fails with that message.
+     * node_poll: fill states[i] for handles[i] (n of them, borrowed);
+     * states arrive zeroed with version set.  < 0: a transient error,
+     * polled again next interval.
+     * node_cancel: cancel these jobs (borrowed); their end is still
+     * learnt through node_poll. */
+    int (*node_submit)(void *node_data, const struct rn_node_job *job, const char *log_path,
+                       char **handle);
+    int (*node_poll)(void *node_data, const char *const *handles, size_t n,
+                     struct rn_job_state *states);
+    int (*node_cancel)(void *node_data, const char *const *handles, size_t n);
+    double poll_interval;  /* seconds between polls, 0: 1 s */
+    int max_submitted;     /* outstanding jobs at most, 0: as max_parallel */
 } rn_traverse_opts;
 
 typedef struct rn_executor_ops {
