@@ -163,6 +163,12 @@ struct rn_docfile {
     /* The caller's run_config object last written (a held reference, so
      * its address cannot be reused): see rn_docfile_set_root(). */
     json_t *rc_seen;
+    /* The document as the last load parsed it, while memory still holds
+     * exactly that and the file was this writer's own text: handed to the
+     * first rn_docfile_json() after the load, which would otherwise read
+     * and parse the same text again (most of a one-step process's cost on
+     * a large run). */
+    json_t *loaded;
 };
 
 #define TRY(expr) do { if (!rc) rc = (expr); } while (0)
@@ -370,6 +376,8 @@ static int add_kid(rn_docfile *df, df_node *parent, df_node *kid)
 
 static int mark_dirty(rn_docfile *df, df_node *n)
 {
+    json_decref(df->loaded); /* memory no longer holds what was loaded */
+    df->loaded = NULL;
     if (n->dirty)
         return 0;
     if (df->ndirty == df->dirty_cap) {
@@ -1313,6 +1321,8 @@ static void tree_reset(rn_docfile *df)
     df->root = NULL;
     json_decref(df->rc_seen);
     df->rc_seen = NULL;
+    json_decref(df->loaded);
+    df->loaded = NULL;
     free(df->index);
     df->index = NULL;
     df->index_cap = df->index_n = 0;
@@ -1427,6 +1437,7 @@ void rn_docfile_free(rn_docfile *df)
     free(df->dirty);
     free(df->sh_pending);
     json_decref(df->rc_seen);
+    json_decref(df->loaded);
     free(df->root_name);
     free(df->path);
     free(df->shadow);
@@ -1600,7 +1611,6 @@ int rn_docfile_load(rn_docfile *df)
     if (!df->root)
         rc = oom();
     TRY(build(df, df->root, doc, 0));
-    json_decref(doc);
     df->vis = VIS_FOREIGN;
     df->vis_dev = st.st_dev;
     df->vis_ino = st.st_ino;
@@ -1608,6 +1618,9 @@ int rn_docfile_load(rn_docfile *df)
     df->vis_mtime = st.st_mtim;
     TRY(adopt_if_ours(df, buf, len));
     free(buf);
+    if (!rc && !df->need_full && df->ndirty == 0)
+        df->loaded = json_incref(doc);
+    json_decref(doc);
     if (rc) {
         /* Leave an empty document rather than half of one. */
         tree_reset(df);
@@ -1768,6 +1781,11 @@ int rn_docfile_json(json_t **out, rn_docfile *df)
     int rc = check_usable(df);
     if (rc)
         return rc;
+    if (df->loaded) {
+        *out = df->loaded;
+        df->loaded = NULL;
+        return 0;
+    }
     rn_buf all = {0};
     size_t y, end;
     rc = walk_doc(df, 0, &all, 0, 0, &y, &end);
