@@ -2,7 +2,8 @@
 # Build a local container image holding this build of runnable and its
 # plugins, for the local-container tests (t_container.sh):
 #   a Debian minbase root filesystem made with debootstrap (kept between
-#   runs in $RN_ROOTFS_CACHE), plus `make install` of the build tree, plus
+#   runs in $RN_ROOTFS_CACHE), plus `make install` of the build tree (done
+#   by `make check` before the tests, see tests/cli/container.am), plus
 #   the shared libraries they need, copied from this (Debian 12) host,
 #   imported with `podman import`.  No registry is involved.
 #
@@ -26,8 +27,17 @@ fi
 
 root=$work/root
 cp -a "$cache" "$root"
-make -s -C "$build" install DESTDIR="$work/stage" >"$work/install.log" 2>&1 ||
-    { tail -20 "$work/install.log" >&2; exit 1; }
+# `make check` installs the build into tests/cli/stage before any test
+# starts (tests/cli/container.am: installing relinks the plugins in the
+# build tree, which tests running meanwhile would find missing); by hand,
+# install here.
+if [ -f "$build/tests/cli/stage.stamp" ]; then
+    mkdir -p "$work/stage"
+    cp -a "$build/tests/cli/stage/." "$work/stage/"
+else
+    make -s -C "$build" install DESTDIR="$work/stage" >"$work/install.log" 2>&1 ||
+        { tail -20 "$work/install.log" >&2; exit 1; }
+fi
 cp -a "$work/stage/." "$root/"
 
 # The libraries the program and every plugin need, from this host.
