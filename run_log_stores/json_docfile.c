@@ -1601,6 +1601,15 @@ int rn_docfile_load(rn_docfile *df)
         return rc;
     }
 
+    /* A shadow under a spare's name (rn_docfile_take_spare) is a file no
+     * other process knows of: the reload forgets the shadow, which would
+     * leave it behind for good. */
+    if (df->sh_name) {
+        unlink(df->sh_name);
+        free(df->sh_name);
+        df->sh_name = NULL;
+        df->sh_spare = 0;
+    }
     tree_reset(df);
     free(df->root_name);
     df->root_name = NULL;
@@ -1820,6 +1829,10 @@ int rn_df_check_run_id(const char *run_id)
     return 0;
 }
 
+/* The lock file of a folder's writers; kept (removing it would let two
+ * writers lock two different files of that name). */
+#define TURN_FILE ".lock"
+
 /* The folders this process holds a turn on: a handful at most. */
 struct rn_df_turn {
     dev_t dev;
@@ -1843,27 +1856,41 @@ int rn_df_turn_take(const char *dir, rn_df_turn **out)
             return 0;
         }
     rn_df_turn *t = calloc(1, sizeof *t);
-    if (!t)
-        return oom();
-    t->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (t->fd < 0) {
+    size_t n = strlen(dir) + sizeof "/" TURN_FILE;
+    char *path = t ? malloc(n) : NULL;
+    if (!path) {
         free(t);
-        return io_error("open", dir);
+        return oom();
     }
-    while (flock(t->fd, LOCK_EX) != 0) {
+    snprintf(path, n, "%s/" TURN_FILE, dir);
+    /* A file, not the folder: over NFS flock becomes a POSIX lock, which
+     * needs a file open for writing.  Read-only (a reader of a mount it
+     * cannot write) it is opened for reading, if it exists. */
+    t->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (t->fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+        t->fd = open(path, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    if (t->fd < 0 && errno != ENOENT && errno != EACCES && errno != EROFS && errno != EPERM)
+        rc = io_error("open", path);
+    while (!rc && t->fd >= 0 && flock(t->fd, LOCK_EX) != 0) {
         if (errno == EINTR)
             continue;
-        int rc = rn_error_set(RN_EIO, "cannot lock %s for the run log's writers: %s", dir,
-                              strerror(errno));
-        close(t->fd);
+        /* No locks on this file system (NFS without a lock service): as
+         * before turns existed, safe for one writer at a time. */
+        if (errno == ENOLCK || errno == EOPNOTSUPP || errno == EBADF)
+            break;
+        rc = rn_error_set(RN_EIO, "cannot lock %s for the run log's writers: %s", path,
+                          strerror(errno));
+    }
+    free(path);
+    if (rc) {
+        if (t->fd >= 0)
+            close(t->fd);
         free(t);
         return rc;
     }
-    /* Identified by what was locked (the folder may have been renamed). */
-    if (fstat(t->fd, &st) == 0) {
-        t->dev = st.st_dev;
-        t->ino = st.st_ino;
-    }
+    t->dev = st.st_dev;
+    t->ino = st.st_ino;
     t->holders = 1;
     t->next = turns;
     turns = t;
@@ -1880,7 +1907,8 @@ void rn_df_turn_give(rn_df_turn *turn)
             *pp = turn->next;
             break;
         }
-    close(turn->fd); /* ends the flock */
+    if (turn->fd >= 0)
+        close(turn->fd); /* ends the flock */
     free(turn);
 }
 
