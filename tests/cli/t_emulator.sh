@@ -149,7 +149,7 @@ dag:
     fail: {type: fail}
 YAML
 for store in file-system chunked-fs; do
-    printf 'run-log-store:\n  type: %s\npipeline-executor:\n  type: emulator\n  config: {max_parallel: 16}\n' \
+    printf 'run-log-store:\n  type: %s\npipeline-executor:\n  type: emulator\n  config: {enable_parallel: true, max_parallel: 16}\n' \
         "$store" >"$store.yaml"
     for k in 1 2 3; do
         rn execute wide.yaml "w-$store-$k" -c "$store.yaml"
@@ -164,4 +164,7 @@ for store in file-system chunked-fs; do
     assert_eq_py "$OUT" 'doc["parameters"]["v"]["value"]' "$(seq -s ', ' 1 40 | sed 's/^/[/; s/$/]/')" \
         "every iteration's value is in the run's parameters, in order ($store)"
 done
+left=$(find .run_log_store -name '.*' -type f ! -name .lock | grep -v /.summaries/ || true)
+[ -z "$left" ] || fail "no shadow or spare file left behind by the step processes" "$left"
+pass "no shadow or spare file left behind by the step processes"
 done_testing
