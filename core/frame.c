@@ -317,9 +317,44 @@ void rn_frame_start(rn_frame *f)
         run_step(f, f->g->start);
 }
 
+/*
+ * The node protocol runs a depends_on graph's terminal step on its own,
+ * and the orchestrator may never run some steps: Argo starts the `fail`
+ * task once any step failed and omits the steps that depend on it, so no
+ * process records them.  Before the terminal step, every step that can
+ * never run (it depends, directly or not, on a step stored as FAIL or
+ * SKIPPED, and has no record) gets the SKIPPED record `execute` gives it.
+ * Steps still running or waiting for running ones are left alone.  Under
+ * `execute` the engine has recorded them already: nothing to do.
+ */
+static void dag_skip_unreached(rn_frame *f)
+{
+    rn_graph *g = f->g;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        char *name = rn_frame_step_name(f, g->nodes[i]);
+        json_t *st = name ? json_object_get(json_object_get(f->scope.steps, name), "status")
+                          : NULL;
+        const char *v = json_string_value(st);
+        free(name);
+        f->state[i] = !v                           ? ST_WAITING
+                      : strcmp(v, "FAIL") == 0     ? ST_FAILED
+                      : strcmp(v, "SKIPPED") == 0  ? ST_SKIPPED
+                      : strcmp(v, "SUCCESS") == 0  ? ST_OK
+                                                   : ST_RUNNING;
+    }
+    /* Failed steps first, so their dependents name them, as execute's do. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < g->n_nodes; i++)
+            if (!is_terminal(g->nodes[i]) &&
+                f->state[i] == (pass == 0 ? ST_FAILED : ST_SKIPPED))
+                skip_dependents(f, g->nodes[i]);
+}
+
 void rn_frame_run_one(rn_frame *f, rn_node *node)
 {
     f->single = 1;
+    if (f->g->is_dag && is_terminal(node))
+        dag_skip_unreached(f);
     run_step(f, node);
 }
 
