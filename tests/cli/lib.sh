@@ -269,6 +269,22 @@ only_run_log() {
     find .run_log_store -maxdepth 1 -name '*.json'
 }
 
+# same_run_log REF REF_CONFIG RUN RUN_CONFIG WHAT: run RUN's log has the
+# shape of run REF's (tests/cli/runlog_shape.py: statuses, attempts,
+# parameters in every scope, branches), each read from the store its
+# configuration names; else fail WHAT with the difference.  Leaves REF.json
+# and RUN.json, the two run logs, in the folder.
+same_run_log() {
+    local ref=$1 rcfg=$2 run=$3 cfg=$4 what=$5
+    rn runs show "$ref" --json -c "$rcfg"
+    cp "$OUT" "$ref.json"
+    rn runs show "$run" --json -c "$cfg"
+    cp "$OUT" "$run.json"
+    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$ref.json" >"$ref.shape"
+    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$run.json" >"$run.shape"
+    diff -u "$ref.shape" "$run.shape" >"$run.diff" || fail "$what" "$(head -60 "$run.diff")"
+}
+
 # The Python side of the JSON assertions.  One checker process serves the
 # whole test (a Python start per check would dominate the run time).  In
 # expressions:

@@ -96,14 +96,7 @@ same_as_execute() {
     [ "$wrc" = "$want" ] ||
         fail "$what: the workflow ends as the run" "execute exit $want, workflow exit $wrc" \
             "$(tail -3 "pods-$i.txt")" "$(tail -20 "walk-$i.err")"
-    rn runs show "ref-$i" --json -c ck.yaml
-    cp "$OUT" "ref-$i.json"
-    rn runs show "walk-$i" --json -c ck.yaml
-    cp "$OUT" "walk-$i.json"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "ref-$i.json" >"ref-$i.shape"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "walk-$i.json" >"walk-$i.shape"
-    diff -u "ref-$i.shape" "walk-$i.shape" >"diff-$i.txt" ||
-        fail "$what: walked manifest = execute" "$(head -60 "diff-$i.txt")"
+    same_run_log "ref-$i" ck.yaml "walk-$i" ck.yaml "$what: walked manifest = execute"
     pass "$what: the walked manifest leaves execute's run log ($(json_get "ref-$i.json" 'doc["status"]'), $(($(wc -l <"pods-$i.txt") - 1)) pods)"
 }
 

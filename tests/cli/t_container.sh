@@ -97,14 +97,10 @@ same_as_local() { # WHAT STORE PARALLEL PIPELINE [OPTIONS]
     config "ctr-$i.yaml" "$store" "$par"
     rn execute "$file" "local-$i" -c "local-$i.yaml" "$@"
     local want=$RC
-    rn runs show "local-$i" --json -c "local-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"local-$i.shape"
     rn execute "$file" "ctr-$i" -c "ctr-$i.yaml" "$@"
     [ "$RC" = "$want" ] || fail "$what: exit status as with local" "local $want, container $RC: $(tail -3 "$ERR")"
-    rn runs show "ctr-$i" --json -c "ctr-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"ctr-$i.shape"
-    diff -u "local-$i.shape" "ctr-$i.shape" >"diff-$i.txt" ||
-        fail "$what: local-container's run log is local's" "$(head -40 "diff-$i.txt")"
+    same_run_log "local-$i" "local-$i.yaml" "ctr-$i" "ctr-$i.yaml" \
+        "$what: local-container's run log is local's"
     pass "$what ($store, enable_parallel $par): the run log and exit status ($want) of local"
 }
 same_as_local "linear" file-system false "$RN_SRCDIR/examples/hello.yaml"

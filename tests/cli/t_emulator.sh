@@ -27,14 +27,10 @@ same_as_local() {
         "$store" "$par" >"emu-$i.yaml"
     rn execute "$file" "local-$i" -c "local-$i.yaml" "$@"
     local want=$RC
-    rn runs show "local-$i" --json -c "local-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"local-$i.shape"
     rn execute "$file" "emu-$i" -c "emu-$i.yaml" "$@"
     [ "$RC" = "$want" ] || fail "$what: exit status as with local" "local $want, emulator $RC"
-    rn runs show "emu-$i" --json -c "emu-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"emu-$i.shape"
-    diff -u "local-$i.shape" "emu-$i.shape" >"diff-$i.txt" ||
-        fail "$what: the emulator's run log is local's" "$(head -40 "diff-$i.txt")"
+    same_run_log "local-$i" "local-$i.yaml" "emu-$i" "emu-$i.yaml" \
+        "$what: the emulator's run log is local's"
     pass "$what ($store, enable_parallel $par): the run log and exit status ($want) of local"
 }
 

@@ -37,12 +37,7 @@ same_as_execute() {
     "$PY" "$RN_SRCDIR/tests/cli/node_walker.py" "$RUNNER" "walk-$i" "$file" "ref-$i.json" \
         -c ck.yaml "$@" >"calls-$i.txt" 2>"walk-$i.err" ||
         fail "$what: walked node by node" "$(cat "walk-$i.err")"
-    rn runs show "walk-$i" --json -c ck.yaml
-    cp "$OUT" "walk-$i.json"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "ref-$i.json" >"ref-$i.shape"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "walk-$i.json" >"walk-$i.shape"
-    diff -u "ref-$i.shape" "walk-$i.shape" >"diff-$i.txt" ||
-        fail "$what: node by node = execute" "$(head -40 "diff-$i.txt")"
+    same_run_log "ref-$i" ck.yaml "walk-$i" ck.yaml "$what: node by node = execute"
     pass "$what: node by node gives execute's run log ($(json_get "ref-$i.json" 'doc["status"]'), $(wc -l <"calls-$i.txt") processes)"
 }
 

@@ -48,14 +48,10 @@ same_as_local() {
     slurm_cfg "slurm-$i.yaml" ", enable_parallel: $par"
     rn execute "$file" "local-$i" -c "local-$i.yaml" "$@"
     local want=$RC
-    rn runs show "local-$i" --json -c "local-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"local-$i.shape"
     rn execute "$file" "slurm-$i" -c "slurm-$i.yaml" "$@"
     [ "$RC" = "$want" ] || fail "$what: exit status as with local" "local $want, slurm $RC"
-    rn runs show "slurm-$i" --json -c "slurm-$i.yaml"
-    "$PY" "$RN_SRCDIR/tests/cli/runlog_shape.py" "$OUT" >"slurm-$i.shape"
-    diff -u "local-$i.shape" "slurm-$i.shape" >"diff-$i.txt" ||
-        fail "$what: the slurm run log is local's" "$(head -40 "diff-$i.txt")"
+    same_run_log "local-$i" "local-$i.yaml" "slurm-$i" "slurm-$i.yaml" \
+        "$what: the slurm run log is local's"
     pass "$what (enable_parallel $par): the run log and exit status ($want) of local"
 }
 
