@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "runnable/plugin.h"
+#include "identifier.h"
 
 /* The descriptor the driver writes its result document to. */
 #define PY_RESULT_FD 3
@@ -50,17 +51,6 @@ static const char *py_return_kind(const json_t *ret)
 {
     const char *k = json_string_value(json_object_get(ret, "kind"));
     return k ? k : "json";
-}
-
-static int py_is_identifier(const char *s)
-{
-    if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-        return 0;
-    for (s++; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 /* Python's str.strip() of ASCII whitespace: runnable strips commands. */
@@ -115,7 +105,7 @@ static int py_validate_returns(const json_t *task, py_task_kind kind)
                                 "or object)", i, name, k);
         /* A notebook's returns are looked up as variables of its namespace;
          * an object's name becomes a file name in the catalog. */
-        if ((kind == PY_TASK_NOTEBOOK || strcmp(k, "object") == 0) && !py_is_identifier(name))
+        if ((kind == PY_TASK_NOTEBOOK || strcmp(k, "object") == 0) && !rn_is_identifier(name))
             return rn_error_set(RN_EINVAL, "returns[%zu]: '%s' is not a Python identifier "
                                 "(letters, digits and _, not starting with a digit)", i, name);
     }

@@ -40,7 +40,7 @@ static int is_dotted_path(const char *s, size_t n)
             return 0;
         memcpy(seg, s + i, j - i);
         seg[j - i] = '\0';
-        if (!py_is_identifier(seg))
+        if (!rn_is_identifier(seg))
             return 0;
         segments++;
         i = j + 1;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "runnable/plugin.h"
+#include "identifier.h"
 
 /* The descriptor the collector writes `NAME=VALUE\0` records to. */
 #define RESULT_FD 3
@@ -36,19 +37,6 @@ static void trim(const char *s, const char **start, size_t *len)
         n--;
     *start = s;
     *len = n;
-}
-
-/* Names are pasted unquoted into the collector script, so this check is
- * what keeps a return name from becoming shell code. */
-static int is_shell_name(const char *s)
-{
-    if (!s || !((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-        return 0;
-    for (s++; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-              (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
 }
 
 static const char *return_kind(const json_t *ret)
@@ -140,7 +128,7 @@ static int shell_validate(void *self, const json_t *task)
         const char *name = json_string_value(json_object_get(ret, "name"));
         if (!json_is_object(ret) || !name)
             continue;
-        if (!is_shell_name(name))
+        if (!rn_is_identifier(name))
             return rn_error_set(RN_EINVAL,
                                 "returns[%zu]: '%s' is not a valid shell variable name "
                                 "(letters, digits and _, not starting with a digit)",
@@ -188,7 +176,7 @@ static int build_script(rn_buf *b, const rn_task_request *req)
     for (size_t i = 0; i < n && !rc; i++) {
         const char *name = json_string_value(json_object_get(json_array_get(req->returns, i),
                                                              "name"));
-        if (!is_shell_name(name))
+        if (!rn_is_identifier(name))
             return rn_error_set(RN_EINVAL, "returns[%zu]: '%s' is not a valid shell variable "
                                 "name", i, name ? name : "(none)");
         /* Never written back, even if a return is named like a secret. */
