@@ -145,6 +145,30 @@ static const char *label_of(const char *name, const char *parent)
     return pl && strncmp(name, parent, pl) == 0 && name[pl] == '.' ? name + pl + 1 : name;
 }
 
+/* A new attempt row of step `name`.  The step's first row takes `gkey`
+ * over (*first is then cleared), later ones a copy; NULL when out of
+ * memory, after freeing `gkey` if no row took it. */
+static rn_tl_row *attempt_row(builder *b, int depth, const char *name, const char *parent,
+                              const char *type, char *gkey, int *first)
+{
+    rn_tl_row *r = add_row(b);
+    if (!r) {
+        if (*first)
+            free(gkey);
+        return NULL;
+    }
+    r->kind = RN_TL_ATTEMPT;
+    r->depth = depth;
+    r->name = name;
+    r->label = label_of(name, parent);
+    r->type = type;
+    r->graph_key = *first ? gkey : strdup(gkey);
+    *first = 0;
+    if (!r->graph_key)
+        b->oom = 1;
+    return r;
+}
+
 static void add_scope(builder *b, const json_t *steps, int depth, const char *gprefix,
                       int64_t est, size_t branch_idx, const char *parent)
 {
@@ -228,22 +252,10 @@ static void add_scope(builder *b, const json_t *steps, int depth, const char *gp
         json_t *a;
         int first = 1;
         json_array_foreach(attempts, i, a) {
-            rn_tl_row *r = add_row(b);
-            if (!r) {
-                if (first)
-                    free(gkey);
+            rn_tl_row *r = attempt_row(b, depth, name, parent, type, gkey, &first);
+            if (!r)
                 return;
-            }
-            r->kind = RN_TL_ATTEMPT;
-            r->depth = depth;
-            r->name = name;
-            r->label = label_of(name, parent);
-            r->type = type;
             r->att = a;
-            r->graph_key = first ? gkey : strdup(gkey);
-            first = 0;
-            if (!r->graph_key)
-                b->oom = 1;
             json_int_t an = json_integer_value(json_object_get(a, "attempt_number"));
             r->attempt = an > 0 ? (int)an : (int)i + 1;
             r->n_attempts = (int)na + add_open;
@@ -265,21 +277,9 @@ static void add_scope(builder *b, const json_t *steps, int depth, const char *gp
                 last_end = r->end;
         }
         if (add_open) {
-            rn_tl_row *r = add_row(b);
-            if (!r) {
-                if (first)
-                    free(gkey);
+            rn_tl_row *r = attempt_row(b, depth, name, parent, type, gkey, &first);
+            if (!r)
                 return;
-            }
-            r->kind = RN_TL_ATTEMPT;
-            r->depth = depth;
-            r->name = name;
-            r->label = label_of(name, parent);
-            r->type = type;
-            r->graph_key = first ? gkey : strdup(gkey);
-            first = 0;
-            if (!r->graph_key)
-                b->oom = 1;
             r->attempt = (int)na + 1;
             r->n_attempts = (int)na + 1;
             r->status = "RUNNING";
