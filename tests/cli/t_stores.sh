@@ -31,11 +31,12 @@ EOF
                 ;;
             file-system)
                 expect_file .run_log_store/ok.json "$what: .run_log_store/<run_id>.json"
-                # The run-history index (.summaries/, docs/runs.md) sits beside
+                # The run-history index (.summaries/, docs/runs.md) and the
+                # writers' lock file (.lock, docs/run-log-layout.md) sit beside
                 # the run logs; runnable reads only <run_id>.json.
-                [ "$(ls -A .run_log_store | sort | tr '\n' ' ')" = ".summaries bad.json ok.json " ] ||
-                    fail "$what: one file per run, plus the history index" "found: $(ls -A .run_log_store | tr '\n' ' ')"
-                pass "$what: one file per run, plus the history index"
+                [ "$(ls -A .run_log_store | sort | tr '\n' ' ')" = ".lock .summaries bad.json ok.json " ] ||
+                    fail "$what: one file per run, plus the history index and the lock" "found: $(ls -A .run_log_store | tr '\n' ' ')"
+                pass "$what: one file per run, plus the history index and the lock"
                 [ "$(ls -A .run_log_store/.summaries | sort | tr '\n' ' ')" = "bad.json ok.json " ] ||
                     fail "$what: one summary per run" "found: $(ls -A .run_log_store/.summaries | tr '\n' ' ')"
                 pass "$what: one summary per run"
