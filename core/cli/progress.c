@@ -227,11 +227,22 @@ static void say(rn_progress *p, const char *fmt, ...)
 {
     if (p->mode == RN_PROGRESS_LIVE)
         erase_block(p);
+    /* One write per line: stderr is unbuffered, and a map of 10,000
+     * items prints 40,000 lines. */
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(p->out, fmt, ap);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
     va_end(ap);
-    fputc('\n', p->out);
+    if (n >= 0 && (size_t)n < sizeof line - 1) {
+        line[n] = '\n';
+        fwrite(line, 1, (size_t)n + 1, p->out);
+    } else {
+        va_start(ap, fmt);
+        vfprintf(p->out, fmt, ap);
+        va_end(ap);
+        fputc('\n', p->out);
+    }
     if (p->mode == RN_PROGRESS_LIVE)
         p->last_draw = -1; /* the block comes back at once */
 }
