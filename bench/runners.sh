@@ -34,10 +34,13 @@ run_runnable() {
         f="params-$W_N.yaml"
         [ -f "$f" ] || gen_items_params "$W_N" "$f"
         timed "$RN" execute -q "$BENCH_DIR/workloads/map.yaml" "bench-$W_KIND-$W_N-$$" \
-            -p "$f" -c "$BENCH_DIR/workloads/map-config.yaml"
+            -p "$f" -c "$BENCH_DIR/workloads/${MAP_CONFIG:-map-config.yaml}"
         ;;
     esac
 }
+
+# The map with the chunked-fs store (a row of its own in bench/map.sh).
+run_runnable_chunked() { MAP_CONFIG=map-chunked-config.yaml run_runnable; }
 
 run_ninja() {
     local f="jobs-$W_N.ninja"
