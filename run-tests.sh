@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it: dependencies, a clean build with
-# `make check` (unit, conformance, end-to-end, corpus), the same suite under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and `make distcheck`.
+# `make check` (unit, conformance, end-to-end, corpus), the one-file build
+# (--enable-static-plugins), the same suite under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and `make distcheck`.
 set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
@@ -28,6 +29,9 @@ make -j"$jobs" check || { show_failures .; exit 1; }
 
 step "install, then build and use a plugin made only from the installed SDK"
 RN_BUILDDIR="$top/_build/plain" RN_SRCDIR="$top" bash "$top/tests/cli/out_of_tree_plugin.sh"
+
+step "--enable-static-plugins: one self-contained runnable"
+bash "$top/tests/static/check.sh" "$top" "$top/_build/static"
 
 step "sanitizer build (ASan + UBSan) and make check"
 rm -rf "$top/_build/asan" && mkdir -p "$top/_build/asan" && cd "$top/_build/asan"

@@ -3,6 +3,11 @@
  * search path and accepted only after its descriptor passed every check
  * (magic, ABI, kind, type name, required operations): nothing of a plugin
  * is called before that, so a broken file is reported, never run.
+ *
+ * A program built with --enable-static-plugins holds the in-tree plugins
+ * itself (libltdl's dlpreopen; its main() registers the preloaded symbol
+ * table): a type not found as a file is looked up among them, so files on
+ * the search path still come first (a newer or a third-party provider).
  */
 #include "config.h"
 
@@ -72,9 +77,42 @@ static pthread_once_t ltdl_once = PTHREAD_ONCE_INIT;
 static int ltdl_ok;
 static char *extra_path;
 
+/* Built-in plugins: the modules preloaded into the program, by file stem
+ * ("executor-local"), opened once at initialisation. */
+typedef struct builtin {
+    char *stem;
+    lt_dlhandle handle;
+} builtin;
+static builtin *builtins;
+static size_t n_builtins;
+
+/* lt_dlpreload_open() callback: remember one preloaded module.  libtool
+ * names it after its archive ("executor-local.a"). */
+static int builtin_add(lt_dlhandle h)
+{
+    const lt_dlinfo *info = lt_dlgetinfo(h);
+    const char *name = info ? (info->filename ? info->filename : info->name) : NULL;
+    if (!name)
+        return 0;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    builtin *nb = realloc(builtins, (n_builtins + 1) * sizeof *nb);
+    if (!nb)
+        return 0;
+    builtins = nb;
+    builtins[n_builtins].stem = strndup(base, strcspn(base, "."));
+    builtins[n_builtins].handle = h;
+    if (builtins[n_builtins].stem)
+        n_builtins++;
+    return 0;
+}
+
 static void ltdl_init(void)
 {
     ltdl_ok = lt_dlinit() == 0;
+    /* Nothing preloaded (the usual build): no callback, nothing kept. */
+    if (ltdl_ok)
+        lt_dlpreload_open(NULL, builtin_add);
 }
 
 void rn_loader_set_extra_path(const char *extra)
@@ -160,6 +198,38 @@ static int check_descriptor(const char *path, const rn_plugin_descriptor *d, int
     return 0;
 }
 
+static const builtin *builtin_find(const char *stem)
+{
+    for (size_t i = 0; i < n_builtins; i++)
+        if (strcmp(builtins[i].stem, stem) == 0)
+            return &builtins[i];
+    return NULL;
+}
+
+/* A built-in plugin as an rn_plugin: its descriptor checked as a file's. */
+static int builtin_open(const builtin *b, int expect_kind, const char *expect_type,
+                        rn_plugin **out)
+{
+    char sym[256], label[300];
+    snprintf(label, sizeof label, "%s (built in)", b->stem);
+    prefixed_symbol(b->stem, sym, sizeof sym);
+    const rn_plugin_descriptor *d = lt_dlsym(b->handle, sym);
+    if (!d)
+        return rn_error_set(RN_EPLUGIN, "%s: exports no descriptor (symbol '%s')", label, sym);
+    int rc = check_descriptor(label, d, expect_kind, expect_type);
+    if (rc)
+        return rc;
+    rn_plugin *p = calloc(1, sizeof *p);
+    if (!p || !(p->path = strdup(label))) {
+        free(p);
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    p->desc = d;
+    p->handle = NULL; /* preloaded: stays for the program's life */
+    *out = p;
+    return 0;
+}
+
 int rn_plugin_open_file(const char *path, int expect_kind, const char *expect_type,
                         rn_plugin **out)
 {
@@ -209,7 +279,8 @@ void rn_plugin_close(rn_plugin *p)
 {
     if (!p)
         return;
-    lt_dlclose((lt_dlhandle)p->handle);
+    if (p->handle)
+        lt_dlclose((lt_dlhandle)p->handle);
     free(p->path);
     free(p);
 }
@@ -245,12 +316,20 @@ int rn_plugin_open(int kind, const char *type, rn_plugin **out)
     }
     free(search);
     if (rc == RN_ENOENT) {
+        pthread_once(&ltdl_once, ltdl_init);
+        snprintf(path, sizeof path, "%s-%s", kname, type);
+        const builtin *b = builtin_find(path);
+        if (b)
+            return builtin_open(b, kind, type, out);
+    }
+    if (rc == RN_ENOENT) {
         char *dirs = rn_loader_search_path();
         rc = rn_error_set(RN_ENOENT,
-                          "no %s provider of type '%s': looked for %s-%s.so in %s; "
+                          "no %s provider of type '%s': looked for %s-%s.so in %s%s; "
                           "check the type name, install the plugin, or add its folder "
                           "to RUNNABLE_PLUGIN_PATH",
-                          kname, type, kname, type, dirs ? dirs : "?");
+                          kname, type, kname, type, dirs ? dirs : "?",
+                          n_builtins ? " and among the plugins built into this program" : "");
         free(dirs);
     }
     return rc;
@@ -339,6 +418,19 @@ int rn_plugin_list(rn_plugin_list_fn fn, rn_plugin_bad_fn bad, void *data)
             free(names[i]);
         }
         free(names);
+    }
+    /* Built-in plugins that no file of the same name overrides. */
+    pthread_once(&ltdl_once, ltdl_init);
+    for (size_t i = 0; i < n_builtins; i++) {
+        if (!kind_of_file(builtins[i].stem) || !seen_add(&seen, builtins[i].stem))
+            continue;
+        rn_plugin *p = NULL;
+        if (builtin_open(&builtins[i], kind_of_file(builtins[i].stem), NULL, &p) == 0) {
+            fn(p, data);
+            rn_plugin_close(p);
+        } else if (bad) {
+            bad(builtins[i].stem, rn_error_last(), data);
+        }
     }
     for (size_t i = 0; i < seen.n; i++)
         free(seen.names[i]);

@@ -10,6 +10,10 @@
 #include "cli.h"
 #include "runnable/runnable.h"
 
+#ifdef RN_STATIC_PLUGINS
+#include <ltdl.h>
+#endif
+
 static const char usage[] =
     "usage: runnable [--version] [--help] COMMAND [ARGS]\n"
     "\n"
@@ -70,6 +74,10 @@ int rn_cli_log_level(const char *level)
 
 int main(int argc, char **argv)
 {
+#ifdef RN_STATIC_PLUGINS
+    /* The in-tree plugins linked into this program (core/loader.c). */
+    LTDL_SET_PRELOADED_SYMBOLS();
+#endif
     if (argc < 2) {
         fputs(usage, stderr);
         return RN_EXIT_USAGE;
