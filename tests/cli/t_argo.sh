@@ -100,18 +100,8 @@ same_as_execute() {
     pass "$what: the walked manifest leaves execute's run log ($(json_get "ref-$i.json" 'doc["status"]'), $(($(wc -l <"pods-$i.txt") - 1)) pods)"
 }
 
-same_as_execute "linear" "$RN_SRCDIR/examples/hello.yaml"
-same_as_execute "failure without on_failure" "$P/fail.yaml"
-same_as_execute "on_failure followed" "$P/on_failure.yaml"
-same_as_execute "parallel" "$C/parallel.yaml" -p p.yaml
-same_as_execute "parallel with a failing branch" "$C/parallel_fail.yaml" -p p.yaml
-same_as_execute "map over items of every JSON type" "$C/map.yaml" -p p.yaml
-same_as_execute "conditional, a named branch" "$C/conditional.yaml" -p c-heads.yaml
-same_as_execute "conditional, the default branch" "$C/conditional.yaml" -p c-default.yaml
-same_as_execute "reducers" "$C/reducers.yaml" -p r.yaml
-same_as_execute "map in map in parallel" "$C/nested.yaml" -p n-ok.yaml
-same_as_execute "map in map in parallel, an inner cell fails" "$C/nested.yaml" -p n-cell.yaml
-same_as_execute "map in map in parallel, the first task fails" "$C/nested.yaml" -p n-mk.yaml
+. "$RN_SRCDIR/tests/cli/walk_cases.sh"
+walk_cases
 same_as_execute "loop stopped by break_on" "$C/loop.yaml" -p loop.yaml
 same_as_execute "loop up to max_iterations" "$C/loop.yaml" -p loop-max.yaml
 same_as_execute "loop with a failing iteration, on_failure" "$C/loop.yaml" -p loop-fail.yaml
