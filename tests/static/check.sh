@@ -35,6 +35,14 @@ libs=$(ldd "$prog")
 ! grep -q -E 'librunnable|/plugins/' <<<"$libs" || fail "the program needs no librunnable" "$libs"
 pass "the program needs no librunnable nor plugin file (ldd)"
 
+# librunnable is linked from its archive, which brings only the objects
+# something in the program uses: every SDK function a third-party plugin
+# may call must still be there, exported.
+sdk=$(grep -o -E '\brn_[a-z0-9_]+\(' "$src/core/include/runnable/plugin.h" | tr -d '(' | sort -u)
+missing=$(comm -23 <(echo "$sdk") <(nm -D --defined-only "$prog" | awk '{print $3}' | sort -u))
+[ -z "$missing" ] || fail "the program exports every SDK function of plugin.h" "$missing"
+pass "the program exports all $(wc -l <<<"$sdk") SDK functions of plugin.h"
+
 solo=$work/solo
 mkdir -p "$solo"
 cp "$prog" "$solo/runnable"
