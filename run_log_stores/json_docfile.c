@@ -66,11 +66,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
+#include "json_skip.h"
 
 enum { P_OPEN, P_SLOT, P_MID, P_CLOSE, P_GAP, P_REST, P_N };
 
@@ -83,8 +85,11 @@ enum { P_OPEN, P_SLOT, P_MID, P_CLOSE, P_GAP, P_REST, P_N };
 /* The root's closing members get a gap of their own size from this size
  * on; smaller ones are cheaper to move than to leave room for. */
 #define GAP_MIN (8 * 1024)
-/* Copies between files go through a buffer of at most this size. */
+/* Copies between files go through a buffer of at most this size (when
+ * the kernel cannot copy them itself). */
 #define COPY_CHUNK (1024 * 1024)
+/* Files from this size on are scanned through a mapping (see load). */
+#define MAP_MIN (64 * 1024)
 #define NONE_OFF SIZE_MAX
 
 typedef struct df_node {
@@ -1010,7 +1015,18 @@ static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t
         return rc ? rc : copy_out(df, fd, a > y ? a : y, b, NONE_OFF, 0);
     }
     rn_buf buf = {0};
-    int rc = 0;
+    int rc = a < b ? vis_open(df) : 0;
+    /* The kernel copies page-cache pages without a buffer here (whose
+     * every page would be a fault); some file-system pairs refuse. */
+    while (!rc && a < b) {
+        loff_t in = (loff_t)a, out = (loff_t)a;
+        ssize_t n = copy_file_range(df->rd_fd, &in, fd, &out, b - a, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        a += (size_t)n;
+    }
     while (!rc && a < b) {
         size_t k = b - a < COPY_CHUNK ? b - a : COPY_CHUNK;
         buf.len = 0;
@@ -1573,6 +1589,258 @@ static int adopt_if_ours(rn_docfile *df, const char *text, size_t len)
     return rc;
 }
 
+/* A shadow under a spare's name (rn_docfile_take_spare) is a file no
+ * other process knows of: a reload forgets the shadow, which would leave
+ * it behind for good. */
+static void forget_spare(rn_docfile *df)
+{
+    if (df->sh_name) {
+        unlink(df->sh_name);
+        free(df->sh_name);
+        df->sh_name = NULL;
+        df->sh_spare = 0;
+    }
+}
+
+/* ---- the fast load: scanning a file in this writer's layout ------------ */
+
+/*
+ * A load must find where every node's parts are in the file.  Parsing the
+ * whole document into values only to throw them away costs a process
+ * that touches one step of a large run most of its time (a pod, a Slurm
+ * job: 1.5 MB of RunLog.json for a 1,000-step run), so a file is first
+ * scanned: one pass over the bytes that checks the JSON grammar, skips
+ * every member value without building it, and records the part
+ * boundaries as regen() would cut them:
+ *
+ *   open  from where the node starts (for a kid: right after the previous
+ *         kid, so its leading comma) to the status value, or to the
+ *         children member's "{" when no status string comes before it;
+ *   slot  the status string and the spaces after it;
+ *   mid   from there to the children member's "{", included;
+ *   (kids)
+ *   close from after the last kid to the children map's "}";
+ *   gap   the root's spaces after it;
+ *   rest  the remaining members and the node's "}" (the root's newline).
+ *
+ * The parts need not hold exactly regen()'s text: a put regenerates a
+ * node's parts and rewrites those that differ, and the file stays the
+ * concatenation of all parts either way.  What the scan cannot place
+ * (no children member, escaped names, non-ASCII bytes, a minio string, a
+ * nested layout where one level is expected) makes it give up, and the
+ * full parse handles the file as before.
+ */
+typedef struct scan_ctx {
+    rn_docfile *df;
+    const char *base, *end;
+    const char *root_name;   /* the root's internal_name value, quoted */
+    size_t root_name_len;
+} scan_ctx;
+
+#define SCAN_GIVE_UP 1
+
+static void set_part(df_node *n, int p, const scan_ctx *c, const char *from, const char *to)
+{
+    n->off[p] = (size_t)(from - c->base);
+    n->len[p] = (size_t)(to - from);
+}
+
+/* A key at p: its bytes (without quotes) and the value after the colon. */
+static const char *scan_key(const scan_ctx *c, const char *p, const char **key, size_t *klen,
+                            int *esc)
+{
+    rn_jskip why;
+    if (p >= c->end || *p != '"')
+        return NULL;
+    const char *ke = rn_json_skip_string(p, c->end, esc, &why);
+    if (!ke)
+        return NULL;
+    *key = p + 1;
+    *klen = (size_t)(ke - p) - 2;
+    p = rn_json_skip_ws(ke, c->end);
+    if (p >= c->end || *p != ':')
+        return NULL;
+    p = rn_json_skip_ws(p + 1, c->end);
+    return p < c->end ? p : NULL;
+}
+
+static int scan_node(scan_ctx *c, df_node *n, const char *start, const char *obj, int depth,
+                     const char **after);
+
+/* The children map of `n`, its "{" at `open`: each kid a node.  *after
+ * is the byte after the map's "}". */
+static int scan_kids(scan_ctx *c, df_node *n, const char *open, int depth, const char **after)
+{
+    const char *q = open + 1;
+    for (int first = 1;; first = 0) {
+        const char *ks = q, *r = rn_json_skip_ws(q, c->end), *name;
+        size_t nlen;
+        int esc, rc;
+        if (r >= c->end)
+            return SCAN_GIVE_UP;
+        if (*r == '}') {
+            set_part(n, P_CLOSE, c, ks, r + 1);
+            *after = r + 1;
+            return 0;
+        }
+        if (!first) {
+            if (*r != ',')
+                return SCAN_GIVE_UP;
+            r = rn_json_skip_ws(r + 1, c->end);
+        }
+        /* Kids below the top level are nodes only in the nested layout. */
+        if (!(r = scan_key(c, r, &name, &nlen, &esc)) || esc || *r != '{' ||
+            (depth > 0 && !c->df->nested))
+            return SCAN_GIVE_UP;
+        char *nm = strndup(name, nlen);
+        if (!nm)
+            return oom();
+        if (index_get(c->df, nm)) {
+            free(nm); /* the full parse reports the duplicate */
+            return SCAN_GIVE_UP;
+        }
+        df_node *kid = node_new(child_kind(n->kind), NULL);
+        if (!kid) {
+            free(nm);
+            return oom();
+        }
+        kid->name = nm;
+        if ((rc = add_kid(c->df, n, kid)) != 0) {
+            node_free(kid);
+            return rc;
+        }
+        if ((rc = scan_node(c, kid, ks, r, depth + 1, &q)) != 0)
+            return rc;
+    }
+}
+
+/* Node `n`, its text starting at `start` and its object's "{" at `obj`. */
+static int scan_node(scan_ctx *c, df_node *n, const char *start, const char *obj, int depth,
+                     const char **after)
+{
+    const char *ck = children_key(n->kind), *slot = NULL, *slot_end = NULL, *rest = NULL;
+    size_t cklen = strlen(ck);
+    const char *p = rn_json_skip_ws(obj + 1, c->end);
+    rn_jskip why;
+    int rc;
+    if (p < c->end && *p == '}')
+        return SCAN_GIVE_UP; /* no children member */
+    for (;;) {
+        const char *key, *v;
+        size_t klen;
+        int esc;
+        if (!(v = scan_key(c, p, &key, &klen, &esc)))
+            return SCAN_GIVE_UP;
+        if (!rest && !esc && klen == cklen && !memcmp(key, ck, cklen)) {
+            if (*v != '{')
+                return SCAN_GIVE_UP;
+            if (slot) {
+                set_part(n, P_OPEN, c, start, slot);
+                set_part(n, P_SLOT, c, slot, slot_end);
+                set_part(n, P_MID, c, slot_end, v + 1);
+            } else {
+                set_part(n, P_OPEN, c, start, v);
+                set_part(n, P_SLOT, c, v, v);
+                set_part(n, P_MID, c, v, v + 1);
+            }
+            if ((rc = scan_kids(c, n, v, depth, &p)) != 0)
+                return rc;
+            rest = p;
+            if (!n->parent)
+                while (rest < c->end && *rest == ' ')
+                    rest++;
+            set_part(n, P_GAP, c, p, rest);
+            p = rest;
+        } else {
+            const char *ve = rn_json_skip_value(v, c->end, &why);
+            if (!ve)
+                return SCAN_GIVE_UP;
+            if (!slot && !rest && !esc && *v == '"' && klen == 6 && !memcmp(key, "status", 6)) {
+                slot = v;
+                for (slot_end = ve; slot_end < c->end && *slot_end == ' ';)
+                    slot_end++;
+            }
+            if (!n->parent && !esc && *v == '"' && klen == 13 &&
+                !memcmp(key, "internal_name", 13)) {
+                c->root_name = v;
+                c->root_name_len = (size_t)(ve - v);
+            }
+            p = ve;
+        }
+        p = rn_json_skip_ws(p, c->end);
+        if (p >= c->end)
+            return SCAN_GIVE_UP;
+        if (*p == '}')
+            break;
+        if (*p != ',')
+            return SCAN_GIVE_UP;
+        p = rn_json_skip_ws(p + 1, c->end);
+    }
+    if (!rest)
+        return SCAN_GIVE_UP;
+    p++;
+    if (!n->parent && p < c->end && *p == '\n')
+        p++;
+    set_part(n, P_REST, c, rest, p);
+    n->slot_w = (uint32_t)n->len[P_SLOT];
+    n->is_new = 0;
+    *after = p;
+    return 0;
+}
+
+/* Memory from the file's text by scanning it: 0, SCAN_GIVE_UP (memory
+ * unchanged: take the full parse), or < 0. */
+static int scan_load(rn_docfile *df, const char *text, size_t len, const struct stat *st)
+{
+    df_node *old_root = df->root, **old_index = df->index;
+    size_t old_cap = df->index_cap, old_n = df->index_n;
+    scan_ctx c = {df, text, text + len, NULL, 0};
+    const char *p = rn_json_skip_ws(text, c.end), *after = NULL;
+    df->root = node_new(df->root_kind, NULL);
+    df->index = NULL;
+    df->index_cap = df->index_n = 0;
+    int rc = !df->root ? oom() : p < c.end && *p == '{' ? 0 : SCAN_GIVE_UP;
+    /* What follows the document: spaces only, as a writer leaves them. */
+    if (!rc && (rc = scan_node(&c, df->root, p, p, 0, &after)) == 0)
+        for (const char *q = after; q < c.end && !rc; q++)
+            if (*q != ' ')
+                rc = SCAN_GIVE_UP;
+    char *name = NULL;
+    if (!rc && c.root_name) {
+        json_t *v = json_loadb(c.root_name, c.root_name_len, JSON_DECODE_ANY, NULL);
+        if (!json_is_string(v) || !(name = strdup(json_string_value(v))))
+            rc = json_is_string(v) ? oom() : SCAN_GIVE_UP;
+        json_decref(v);
+    }
+    df_node *new_root = df->root, **new_index = df->index;
+    size_t new_cap = df->index_cap, new_n = df->index_n;
+    df->root = old_root;
+    df->index = old_index;
+    df->index_cap = old_cap;
+    df->index_n = old_n;
+    if (rc) {
+        node_free(new_root);
+        free(new_index);
+        return rc;
+    }
+    forget_spare(df);
+    tree_reset(df);
+    df->root = new_root;
+    df->index = new_index;
+    df->index_cap = new_cap;
+    df->index_n = new_n;
+    free(df->root_name);
+    df->root_name = name;
+    df->end = (size_t)(after - text);
+    df->need_full = 0;
+    df->vis = VIS_OURS;
+    df->vis_dev = st->st_dev;
+    df->vis_ino = st->st_ino;
+    df->vis_size = st->st_size;
+    df->vis_mtime = st->st_mtim;
+    return 0;
+}
+
 int rn_docfile_load(rn_docfile *df)
 {
     int fd = open(df->path, O_RDONLY | O_CLOEXEC);
@@ -1584,9 +1852,35 @@ int rn_docfile_load(rn_docfile *df)
     struct stat st;
     char *buf = NULL;
     size_t len = 0;
-    int rc = fstat(fd, &st) != 0 ? io_error("read", df->path) : 0;
+    int rc = fstat(fd, &st) != 0 ? io_error("read", df->path) : 0, scanned = 0;
+    if (!rc && st.st_size >= MAP_MIN) {
+        /* Scanned where it lies in the page cache: reading it into fresh
+         * memory would cost a page fault per 4 kB, each expensive on a
+         * virtual machine, for bytes looked at once.  Writers change the
+         * file only in their turn, which this load is in, so it cannot
+         * shrink under the mapping. */
+        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+        if (map != MAP_FAILED) {
+            rc = scan_load(df, map, (size_t)st.st_size, &st);
+            munmap(map, (size_t)st.st_size);
+            if (rc != SCAN_GIVE_UP) {
+                close(fd);
+                return rc;
+            }
+            rc = 0;
+            scanned = 1;
+        }
+    }
     TRY(slurp_fd(fd, &st, df->path, &buf, &len));
     close(fd);
+    if (!rc && !scanned) {
+        rc = scan_load(df, buf, len, &st);
+        if (rc != SCAN_GIVE_UP) {
+            free(buf);
+            return rc;
+        }
+        rc = 0;
+    }
     json_t *doc = NULL;
     if (!rc) {
         doc = parse_doc(buf, len);
@@ -1601,15 +1895,7 @@ int rn_docfile_load(rn_docfile *df)
         return rc;
     }
 
-    /* A shadow under a spare's name (rn_docfile_take_spare) is a file no
-     * other process knows of: the reload forgets the shadow, which would
-     * leave it behind for good. */
-    if (df->sh_name) {
-        unlink(df->sh_name);
-        free(df->sh_name);
-        df->sh_name = NULL;
-        df->sh_spare = 0;
-    }
+    forget_spare(df);
     tree_reset(df);
     free(df->root_name);
     df->root_name = NULL;
@@ -1802,6 +2088,47 @@ int rn_docfile_json(json_t **out, rn_docfile *df)
     if (!rc && !(*out = rn_json_loads_py(all.data, all.len)))
         rc = rn_error_set(RN_EIO, "%s: its text does not read back as JSON", df->path);
     rn_buf_free(&all);
+    return rc;
+}
+
+/*
+ * One node's own members: its parts read back (from memory where not
+ * written yet, else from the file), the kids left out and the children
+ * map closed right after its "{".  A kid's text starts with its key (and
+ * a comma); that is skipped with the JSON grammar, not by looking for a
+ * "{", which a key may hold (map items like {'a': 1} name branches).
+ */
+int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_kind kind)
+{
+    *out = NULL;
+    int rc = check_usable(df);
+    if (rc)
+        return rc;
+    const df_node *n = name ? index_get(df, name) : df->root;
+    if (!n || n->kind != kind)
+        return rn_error_set(RN_ENOENT, "%s has no %s %s", df->path, kind_name(kind),
+                            name ? name : "");
+    rn_buf t = {0};
+    for (int p = P_OPEN; !rc && p <= P_MID; p++)
+        rc = part_text(df, n, p, &t);
+    TRY(rn_buf_append(&t, "}", 1));
+    TRY(part_text(df, n, P_REST, &t));
+    vis_close(df);
+    const char *from = t.data, *end = t.data + t.len;
+    if (!rc && n->parent) {
+        /* [,] "name" : {...  */
+        rn_jskip why;
+        from = rn_json_skip_ws(from, end);
+        if (from < end && *from == ',')
+            from = rn_json_skip_ws(from + 1, end);
+        from = from < end && *from == '"' ? rn_json_skip_string(from, end, NULL, &why) : NULL;
+        from = from ? rn_json_skip_ws(from, end) : NULL;
+        from = from && from < end && *from == ':' ? from + 1 : NULL;
+    }
+    if (!rc && (!from || !(*out = rn_json_loads_py(from, (size_t)(end - from)))))
+        rc = rn_error_set(RN_EIO, "%s: the text of %s %s does not read back as JSON", df->path,
+                          kind_name(kind), name ? name : "");
+    rn_buf_free(&t);
     return rc;
 }
 

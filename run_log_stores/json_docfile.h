@@ -80,6 +80,12 @@ int rn_docfile_has(const rn_docfile *df, const char *name, rn_df_kind kind);
  * from memory for what is not written yet). */
 int rn_docfile_json(json_t **out, rn_docfile *df);
 
+/* One node's own members as a new JSON value, its children member {}:
+ * the node `name` of `kind`, or the root when `name` is NULL (`kind` is
+ * then the root's).  Reads only that node's text.  RN_ENOENT when there
+ * is no such node. */
+int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_kind kind);
+
 /*
  * Spare files, so that a store writing many small files allocates (and
  * frees) as few inodes as it can: on ext4 every allocation walks past the

@@ -22,6 +22,7 @@
 
 #include "runnable/plugin.h"
 #include "json_docfile.h"
+#include "json_skip.h"
 
 struct fx {
     char dir[64];
@@ -403,6 +404,23 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
             OK(rn_docfile_json(&got, other));
             assert_true(json_equal(got, m->doc));
             json_decref(got);
+            /* ...and the same one node at a time. */
+            json_t *want = json_deep_copy(m->doc);
+            json_object_set_new(want, "steps", json_object());
+            OK(rn_docfile_node_json(&got, other, NULL, RN_DF_RUN));
+            assert_true(json_equal(got, want));
+            json_decref(got);
+            json_decref(want);
+            const char *k;
+            json_t *v;
+            json_object_foreach(json_object_get(m->doc, "steps"), k, v) {
+                want = json_deep_copy(v);
+                json_object_set_new(want, "branches", json_object());
+                OK(rn_docfile_node_json(&got, other, k, RN_DF_STEP));
+                assert_true(json_equal(got, want));
+                json_decref(got);
+                json_decref(want);
+            }
             rn_docfile_free(other);
         }
         if (i % 251 == 250) {
@@ -432,6 +450,43 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
     json_decref(prev);
     json_decref(m->doc);
     free(m);
+}
+
+/* The scanner accepts what Python's json.loads accepts, and nothing else. */
+static void test_skip_value(void **state)
+{
+    (void)state;
+    static const char *const good[] = {
+        "0", "-0.5e+3", "12", "\"a\\u00e9\\n\"", "[]", "{}", "[1, [2, {\"a\": [true, false, null]}]]",
+        "{\"a\" : {\"b\":\"{}\"} , \"c\":[]}", "NaN", "-Infinity", "Infinity", "1E5",
+    };
+    static const char *const bad[] = {
+        "", "01", "1.", "-", ".5", "[1,]", "{\"a\"}", "{\"a\":1,}", "[1 2]", "tru", "\"a",
+        "\"\\x\"", "\"\\u12g4\"", "{1: 2}", "[", "{\"a\":", "\"tab\there\"",
+    };
+    rn_jskip why;
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        const char *t = good[i], *end = t + strlen(t);
+        const char *after = rn_json_skip_value(t, end, &why);
+        if (after != end)
+            fail_msg("good JSON %s not skipped whole", t);
+        assert_int_equal(why, RN_JSKIP_OK);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *t = bad[i], *end = t + strlen(t);
+        const char *after = rn_json_skip_value(t, end, &why);
+        if (after == end)
+            fail_msg("bad JSON %s accepted", t);
+    }
+    const char *na = "\"caf\xc3\xa9\"";
+    assert_null(rn_json_skip_value(na, na + strlen(na), &why));
+    assert_int_equal(why, RN_JSKIP_NONASCII);
+    /* Deep nesting is refused, not a crash. */
+    char deep[4001];
+    memset(deep, '[', 2000);
+    memset(deep + 2000, ']', 2000);
+    deep[4000] = '\0';
+    assert_null(rn_json_skip_value(deep, deep + 4000, &why));
 }
 
 static void test_random_nested_exchange(void **state)
@@ -562,6 +617,7 @@ static void test_removed_file_is_an_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_skip_value),
         cmocka_unit_test_setup_teardown(test_random_nested_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_flat_exchange, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_nested_in_place, setup, teardown),
