@@ -324,6 +324,41 @@ static int buf_put_branch(void *self, const char *run_id, const json_t *branch_l
     return buf_put(self, run_id, branch_log, 0);
 }
 
+/* One node without its children (v4): a copy, as get_run gives. */
+static int buf_get_part(void *self, const char *run_id, const char *name, int is_step,
+                        json_t **out)
+{
+    json_t *doc, *holder, *node = NULL;
+    *out = NULL;
+    int rc = buf_find(self, run_id, &doc);
+    if (!rc && name && (rc = buf_holder(doc, name, is_step, &holder)) == RN_ENOENT)
+        rc = rn_error_set(RN_ENOENT, "run %s has no %s %s", run_id,
+                          is_step ? "step" : "branch", name);
+    if (rc)
+        return rc;
+    node = name ? json_object_get(holder, name) : doc;
+    if (!node)
+        return rn_error_set(RN_ENOENT, "run %s has no %s %s", run_id,
+                            is_step ? "step" : "branch", name);
+    *out = buf_node(node, name && is_step ? "branches" : "steps", NULL);
+    return *out ? 0 : buf_oom();
+}
+
+static int buf_get_run_head(void *self, const char *run_id, json_t **out)
+{
+    return buf_get_part(self, run_id, NULL, 0, out);
+}
+
+static int buf_get_step(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return buf_get_part(self, run_id, name, 1, out);
+}
+
+static int buf_get_branch(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return buf_get_part(self, run_id, name, 0, out);
+}
+
 static int buf_close_run(void *self, const char *run_id)
 {
     /* The document is the record: it stays readable until destroy. */
@@ -343,6 +378,9 @@ static const rn_run_log_store_ops buf_ops = {
     .put_step = buf_put_step,
     .put_branch = buf_put_branch,
     .close_run = buf_close_run,
+    .get_run_head = buf_get_run_head,
+    .get_step = buf_get_step,
+    .get_branch = buf_get_branch,
 };
 
 static const char *const buf_config_keys[] = {"supports_parallel_writes", "fsync", NULL};

@@ -833,6 +833,68 @@ static int ck_put_branch_in(struct ck_store *s, struct ck_run *r, const char *na
     return rc;
 }
 
+/* ---- parts of a run (v4) ------------------------------------------------ */
+
+/* The file holding step or branch `name` (NULL: the run's own fields)
+ * and the node's name in it (NULL: its root), in the caller's turn. */
+static int ck_part_file(struct ck_store *s, struct ck_run *r, const char *name, int is_step,
+                        rn_docfile **df, const char **in_file)
+{
+    int err = 0, rc;
+    *in_file = NULL;
+    if (!name)
+        return ck_steps_file(s, r, NULL, df, &(struct ck_branch *){NULL});
+    if (!is_step)
+        return ck_branch(s, r, name, 0, df, NULL);
+    char *branch = rn_df_parent_name(name, &err);
+    if (err)
+        return err;
+    rc = ck_steps_file(s, r, branch, df, &(struct ck_branch *){NULL});
+    free(branch);
+    if (rc == RN_ENOENT || (!rc && !rn_docfile_has(*df, name, RN_DF_STEP)))
+        return rn_error_set(RN_ENOENT, "run %s has no step %s", r->run_id, name);
+    *in_file = name;
+    return rc;
+}
+
+static int ck_get_part(void *self, const char *run_id, const char *name, int is_step,
+                       json_t **out)
+{
+    struct ck_store *s = self;
+    struct ck_run *r;
+    rn_docfile *df;
+    const char *in_file;
+    *out = NULL;
+    int rc = ck_open(s, run_id, &r);
+    if (rc)
+        return rc;
+    int had_turn = r->turn != NULL;
+    rc = ck_turn(r);
+    if (!rc)
+        rc = ck_part_file(s, r, name, is_step, &df, &in_file);
+    if (!rc)
+        rc = rn_docfile_node_json(out, df, in_file,
+                                  in_file ? RN_DF_STEP : !name ? RN_DF_RUN : RN_DF_BRANCH);
+    if (!had_turn)
+        ck_turn_end(r);
+    return rc;
+}
+
+static int ck_get_run_head(void *self, const char *run_id, json_t **out)
+{
+    return ck_get_part(self, run_id, NULL, 0, out);
+}
+
+static int ck_get_step(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return ck_get_part(self, run_id, name, 1, out);
+}
+
+static int ck_get_branch(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return ck_get_part(self, run_id, name, 0, out);
+}
+
 static int ck_put_branch(void *self, const char *run_id, const json_t *branch_log)
 {
     struct ck_store *s = self;
@@ -942,6 +1004,9 @@ static const rn_run_log_store_ops ck_ops = {
     .flush = ck_flush,
     .put_summary = ck_put_summary,
     .list_runs = ck_list_runs,
+    .get_run_head = ck_get_run_head,
+    .get_step = ck_get_step,
+    .get_branch = ck_get_branch,
 };
 
 static const char *const ck_config_keys[] = {"log_folder", "supports_parallel_writes", "fsync",

@@ -286,6 +286,42 @@ static int fs_get_run(void *self, const char *run_id, json_t **out)
     return rc;
 }
 
+/* One node of the run (NULL: the root) without its children (v4). */
+static int fs_get_part(void *self, const char *run_id, const char *name, rn_df_kind kind,
+                       json_t **out)
+{
+    struct fs_run *r;
+    *out = NULL;
+    struct fs_run *f = fs_find(self, run_id);
+    int had_turn = f && f->turn != NULL;
+    int rc = fs_open(self, run_id, 1, &r);
+    if (rc)
+        return rc;
+    if (name && !rn_docfile_has(r->df, name, kind))
+        rc = rn_error_set(RN_ENOENT, "run %s has no %s %s", run_id,
+                          kind == RN_DF_STEP ? "step" : "branch", name);
+    else
+        rc = rn_docfile_node_json(out, r->df, name, kind);
+    if (!had_turn)
+        fs_turn_end(r);
+    return rc;
+}
+
+static int fs_get_run_head(void *self, const char *run_id, json_t **out)
+{
+    return fs_get_part(self, run_id, NULL, RN_DF_RUN, out);
+}
+
+static int fs_get_step(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return fs_get_part(self, run_id, name, RN_DF_STEP, out);
+}
+
+static int fs_get_branch(void *self, const char *run_id, const char *name, json_t **out)
+{
+    return fs_get_part(self, run_id, name, RN_DF_BRANCH, out);
+}
+
 static int fs_put_run_fields(void *self, const char *run_id, const json_t *run_log)
 {
     struct fs_run *r;
@@ -415,6 +451,9 @@ static const rn_run_log_store_ops fs_ops = {
     .flush = fs_flush,
     .put_summary = fs_put_summary,
     .list_runs = fs_list_runs,
+    .get_run_head = fs_get_run_head,
+    .get_step = fs_get_step,
+    .get_branch = fs_get_branch,
 };
 
 static const char *const fs_config_keys[] = {"log_folder", "supports_parallel_writes", "fsync",

@@ -1454,6 +1454,117 @@ static void test_deferred_writes(void **state)
     json_decref(doc);
 }
 
+/* ---- parts of a run (ops version 4) ---------------------------------------- */
+
+/* `node` without its children member's contents. */
+static json_t *without_kids(const json_t *node, const char *kids)
+{
+    json_t *c = json_deep_copy(node);
+    json_object_set_new(c, kids, json_object());
+    return c;
+}
+
+/* Every step and branch of `steps`, at any depth, read one by one. */
+static void expect_parts(rn_provider *p, const char *run, const json_t *steps)
+{
+    const rn_run_log_store_ops *o = OPS(p);
+    const char *name, *bname;
+    json_t *st, *b;
+    json_object_foreach((json_t *)steps, name, st) {
+        json_t *got = NULL, *want = without_kids(st, "branches");
+        OK(o->get_step(p->self, run, name, &got));
+        assert_json_equal(got, want);
+        json_decref(got);
+        json_decref(want);
+        json_object_foreach(json_object_get(st, "branches"), bname, b) {
+            got = NULL;
+            want = without_kids(b, "steps");
+            OK(o->get_branch(p->self, run, bname, &got));
+            assert_json_equal(got, want);
+            json_decref(got);
+            json_decref(want);
+            expect_parts(p, run, json_object_get(b, "steps"));
+        }
+    }
+}
+
+/*
+ * get_run_head, get_step and get_branch give the pieces get_run gives,
+ * from the writer's own memory and from the files (a fresh instance, as
+ * a pod reads them), and say RN_ENOENT for what is not there.  A branch
+ * named like a Python dict (a map over objects) has braces and quotes in
+ * its name, which must not be taken for its text's own.
+ */
+static void test_read_parts(void **state)
+{
+    struct fx *fx = *state;
+    const rn_run_log_store_ops *o = OPS(fx->p);
+    if (o->version < 4 || !o->get_run_head) {
+        assert_null(o->get_step);
+        assert_null(o->get_branch);
+        return;
+    }
+    assert_non_null(o->get_step);
+    assert_non_null(o->get_branch);
+    json_t *doc = full_doc("parts");
+    json_t *odd = step("objs", "map", NULL,
+                       json_pack("{s:o}", "objs.{'k': \"v\"}",
+                                 branch("objs.{'k': \"v\"}",
+                                        map_of(leaf("objs.{'k': \"v\"}.t", "stub", NULL, NULL),
+                                               NULL),
+                                        json_pack("{s:o}", "got", param(json_integer(1), "json")))),
+                       NULL);
+    json_object_set_new(json_object_get(doc, "steps"), "objs", odd);
+    json_t *start = run_root("parts", "PROCESSING", NULL,
+                             json_pack("{s:o}", "seed", param(json_integer(7), "json")));
+    create_run(fx, "parts", start);
+    replay_steps(fx, "parts", json_object_get(doc, "steps"));
+    json_t *fin = json_deep_copy(doc);
+    put_fields(fx, "parts", fin);
+
+    rn_provider *readers[2] = {fx->p, fx->row->folder ? open_row(fx->row) : NULL};
+    for (int i = 0; i < 2 && readers[i]; i++) {
+        rn_provider *p = readers[i];
+        json_t *head = NULL, *want = without_kids(doc, "steps");
+        OK(OPS(p)->get_run_head(p->self, "parts", &head));
+        assert_json_equal(head, want);
+        json_decref(head);
+        json_decref(want);
+        expect_parts(p, "parts", json_object_get(doc, "steps"));
+
+        json_t *none = NULL;
+        assert_int_equal(OPS(p)->get_step(p->self, "parts", "nope", &none), RN_ENOENT);
+        assert_int_equal(OPS(p)->get_step(p->self, "parts", "split.left.nope", &none),
+                         RN_ENOENT);
+        assert_int_equal(OPS(p)->get_step(p->self, "parts", "split.nowhere.x", &none),
+                         RN_ENOENT);
+        assert_int_equal(OPS(p)->get_branch(p->self, "parts", "split.nowhere", &none),
+                         RN_ENOENT);
+        assert_int_equal(OPS(p)->get_run_head(p->self, "no-such-run", &none), RN_ENOENT);
+        assert_null(none);
+    }
+
+    /* A part read after a change is the changed one. */
+    json_t *count = json_deep_copy(json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(
+                            doc, "steps"), "split"), "branches"), "split.left"), "steps"),
+        "split.left.count"));
+    json_object_set_new(count, "status", json_string("FAIL"));
+    put_step(fx, "parts", count);
+    json_decref(count);
+    for (int i = 0; i < 2 && readers[i]; i++) {
+        json_t *got = NULL;
+        OK(OPS(readers[i])->get_step(readers[i]->self, "parts", "split.left.count", &got));
+        assert_string_equal(json_string_value(json_object_get(got, "status")), "FAIL");
+        json_decref(got);
+    }
+    if (readers[1])
+        rn_provider_close(readers[1]);
+    json_decref(fin);
+    json_decref(start);
+    json_decref(doc);
+}
+
 static const struct named_test tests[] = {
     {"supports_parallel_writes", test_supports_parallel_writes},
     {"bad_settings_refused", test_bad_settings_refused},
@@ -1473,6 +1584,7 @@ static const struct named_test tests[] = {
     {"parallel_branch_writers", test_parallel_branch_writers},
     {"run_history", test_run_history},
     {"deferred_writes", test_deferred_writes},
+    {"read_parts", test_read_parts},
 };
 
 int main(void)

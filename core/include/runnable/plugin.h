@@ -168,9 +168,25 @@ typedef struct rn_run_log_store_ops {
     int (*list_runs)(void *self,
                      int (*fn)(const char *run_id, const json_t *summary, void *data),
                      void *data);
+    /* version 4 (optional, all three or none): parts of a run, read
+     * without the rest.  A process that runs one node of a stored run
+     * (execute-single-node: a container, a pod, a Slurm job) needs the
+     * run's own fields, the logs of the composites and branches that
+     * enclose its node and its node's log; reading the whole document
+     * would make every such process pay for the size of the run.
+     * get_run_head: the RunLog without its steps ("steps": {}).
+     * get_step: one StepLog by internal name, with "branches": {}.
+     * get_branch: one BranchLog by internal name, with "steps": {}.
+     * RN_ENOENT when the run, step or branch does not exist.  Each is a
+     * new reference. */
+    int (*get_run_head)(void *self, const char *run_id, json_t **out_run_log);
+    int (*get_step)(void *self, const char *run_id, const char *internal_name,
+                    json_t **out_step_log);
+    int (*get_branch)(void *self, const char *run_id, const char *internal_name,
+                      json_t **out_branch_log);
 } rn_run_log_store_ops;
 
-#define RN_RUN_LOG_STORE_OPS_VERSION 3
+#define RN_RUN_LOG_STORE_OPS_VERSION 4
 
 /* ------------------------------------------------------------------ */
 /* Kind: catalog                                                       */
