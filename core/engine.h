@@ -140,6 +140,13 @@ int rn_store_put_step(rn_engine *e, const json_t *step);
  * it while this one reads (the node protocol): a file that changed under
  * the reader (RN_EIO) is read again, a few times (remote.c). */
 int rn_store_read_run(rn_engine *e, json_t **doc);
+/* 1 if the run-log store reads parts of a run (ops version 4). */
+int rn_store_reads_parts(const rn_engine *e);
+/* One part of the run: its head (name unused), a step or a branch by
+ * internal name, each without children; retried like rn_store_read_run.
+ * *out must be NULL or a reference the call may drop. */
+enum { RN_PART_HEAD, RN_PART_STEP, RN_PART_BRANCH };
+int rn_store_read_part(rn_engine *e, int what, const char *name, json_t **out);
 /* Write what deferred puts left in the store's memory (no-op for stores
  * without batching). */
 int rn_store_flush(rn_engine *e);

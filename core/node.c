@@ -121,10 +121,25 @@ static char *dotted(const char *a, const char *b)
     return s;
 }
 
+/* With `partial`, e->runlog holds only what was read so far: put the
+ * stored part `name` into `into` under its name (absent: nothing). */
+static int fetch_part(rn_engine *e, json_t *into, int what, const char *name)
+{
+    json_t *part = NULL;
+    int rc = rn_store_read_part(e, what, name, &part);
+    if (rc == RN_ENOENT)
+        return 0;
+    if (!rc && json_object_set_new(into, name, part) != 0)
+        rc = rn_error_set(RN_ENOMEM, "out of memory");
+    return rc;
+}
+
 /* Rebuild the scopes from the root of the run log down to the node's
  * graph: each enclosing composite's step and branch log must be there
- * (fan-out made them). */
-static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *ch)
+ * (fan-out made them).  `partial`: e->runlog is the run's head only, and
+ * the logs on the way down, then the node's own, are read one by one
+ * (a process running one node of a large run reads what it needs). */
+static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *ch, int partial)
 {
     const rn_node *comps[64];
     const rn_graph *graphs[64];
@@ -183,14 +198,23 @@ static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *c
         free(seg);
         sc->map_variables = mv;
         sc->parent = up;
-        json_t *cstep = json_object_get(up->steps, step_name);
-        json_t *blog = sc->branch_name
-                           ? json_object_get(json_object_get(cstep, "branches"), sc->branch_name)
-                           : NULL;
         if (!sc->branch_name || !mv) {
             free(step_name);
             return rn_error_set(RN_ENOMEM, "out of memory");
         }
+        int rc = partial ? fetch_part(e, up->steps, RN_PART_STEP, step_name) : 0;
+        json_t *cstep = json_object_get(up->steps, step_name);
+        if (!rc && partial && cstep) {
+            json_t *br = json_object_get(cstep, "branches");
+            if (!json_is_object(br))
+                json_object_set_new(cstep, "branches", br = json_object());
+            rc = fetch_part(e, br, RN_PART_BRANCH, sc->branch_name);
+        }
+        if (rc) {
+            free(step_name);
+            return rc;
+        }
+        json_t *blog = json_object_get(json_object_get(cstep, "branches"), sc->branch_name);
         if (!cstep || !blog) {
             int rc = rn_error_set(RN_EINVAL, "run '%s' has no %s '%s' yet: the enclosing %s "
                                   "step '%s' must be fanned out first (`runnable fan %s %s "
@@ -217,16 +241,25 @@ static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *c
                             "index(es), but step '%s' is inside %zu map(s) and %zu loop(s)",
                             json_array_size(it->maps), json_array_size(it->loops),
                             node->internal_name, mi, li);
-    return 0;
+    if (!partial)
+        return 0;
+    rn_scope *sc = &ch->scopes[depth];
+    char *own = dotted(sc->branch_name, node->name);
+    if (!own)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    int rc = fetch_part(e, sc->steps, RN_PART_STEP, own);
+    free(own);
+    return rc;
 }
 
 /* The stored run, or a new one when this is its first node (an Argo
  * workflow's first pod creates the run log). */
-static int open_run(rn_engine *e)
+static int open_run(rn_engine *e, int partial)
 {
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *self = e->svc[RN_SVC_RUN_LOG_STORE]->self;
-    int rc = rn_store_read_run(e, &e->runlog);
+    int rc = partial ? rn_store_read_part(e, RN_PART_HEAD, NULL, &e->runlog)
+                     : rn_store_read_run(e, &e->runlog);
     if (rc != RN_ENOENT)
         return rc;
     json_t *params = e->initial_params;
@@ -239,7 +272,8 @@ static int open_run(rn_engine *e)
         /* Another node created it first: use theirs. */
         json_decref(e->runlog);
         e->runlog = NULL;
-        rc = so->get_run(self, e->run_id, &e->runlog);
+        rc = partial ? rn_store_read_part(e, RN_PART_HEAD, NULL, &e->runlog)
+                     : so->get_run(self, e->run_id, &e->runlog);
     }
     return rc;
 }
@@ -280,16 +314,18 @@ int rn_engine_run_node(rn_engine *e, const char *step, const char *iter, const c
 
     iter_ctx it = {0};
     chain ch = {0};
+    /* A fan-in reads every branch; one node reads only its own way down. */
+    int partial = !mode && rn_store_reads_parts(e);
     int rc = iter_parse(iter, &it);
     if (rc == 0) {
         setenv("RUNNABLE_RUN_ID", e->run_id, 1);
         if (*e->tag)
             setenv("RUNNABLE_RUN_TAG", e->tag, 1);
-        rc = open_run(e);
+        rc = open_run(e, partial);
     }
     if (rc == 0) {
         e->created = 1;
-        rc = build_chain(e, node, &it, &ch);
+        rc = build_chain(e, node, &it, &ch, partial);
     }
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *sself = e->svc[RN_SVC_RUN_LOG_STORE]->self;

@@ -50,6 +50,27 @@ int rn_store_read_run(rn_engine *e, json_t **doc)
     return rc;
 }
 
+int rn_store_reads_parts(const rn_engine *e)
+{
+    const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    return so->version >= 4 && so->get_run_head && so->get_step && so->get_branch;
+}
+
+int rn_store_read_part(rn_engine *e, int what, const char *name, json_t **out)
+{
+    const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
+    void *self = e->svc[RN_SVC_RUN_LOG_STORE]->self;
+    int rc = RN_EIO;
+    for (int tries = 0; tries < 5 && rc == RN_EIO; tries++) {
+        json_decref(*out);
+        *out = NULL;
+        rc = what == RN_PART_HEAD   ? so->get_run_head(self, e->run_id, out)
+             : what == RN_PART_STEP ? so->get_step(self, e->run_id, name, out)
+                                    : so->get_branch(self, e->run_id, name, out);
+    }
+    return rc;
+}
+
 /* runnable's --iter-variable for the leaf's scope: the map items and loop
  * indices of the enclosing composites, outermost first. */
 static char *iter_variable(const rn_leaf *l)
@@ -246,14 +267,40 @@ static void last_line(const char *path, char *out, size_t n)
     fclose(f);
 }
 
+/*
+ * What the step's process left in the store: its step log and its scope's
+ * parameter layer (new references, NULL when absent).  Read as parts when
+ * the store can: the whole run would make every ended job of a long map
+ * cost the size of the run (quadratic over the map).
+ */
+static void read_stored(rn_engine *e, const rn_leaf *l, json_t **stored, json_t **layer)
+{
+    *stored = *layer = NULL;
+    if (rn_store_reads_parts(e)) {
+        json_t *owner = NULL;
+        const char *b = l->scope->branch_name;
+        if (rn_store_read_part(e, b ? RN_PART_BRANCH : RN_PART_HEAD, b, &owner) == 0)
+            *layer = json_incref(json_object_get(owner, "parameters"));
+        json_decref(owner);
+        if (rn_store_read_part(e, RN_PART_STEP, l->internal_name, stored) != 0) {
+            json_decref(*stored);
+            *stored = NULL;
+        }
+        return;
+    }
+    json_t *doc = NULL, *steps = NULL, *params = NULL;
+    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, l->scope, &steps, &params) == 0) {
+        *stored = json_incref(json_object_get(steps, l->internal_name));
+        *layer = json_incref(params);
+    }
+    json_decref(doc);
+}
+
 int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
 {
-    json_t *doc = NULL, *steps = NULL, *layer = NULL; /* borrowed from doc */
+    json_t *stored = NULL, *layer = NULL;
     int rc = 0;
-    const json_t *stored = NULL;
-    if (rn_store_read_run(e, &doc) == 0 &&
-        stored_scope(doc, l->scope, &steps, &layer) == 0)
-        stored = json_object_get(steps, l->internal_name);
+    read_stored(e, l, &stored, &layer);
     json_t *attempts = json_object_get(stored, "attempts");
     if (json_array_size(attempts) >= (size_t)l->attempt) {
         /* It recorded its attempt: that is the step now, and what it
@@ -325,7 +372,8 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
     l->job = NULL;
     json_decref(l->job_record);
     l->job_record = NULL;
-    json_decref(doc);
+    json_decref(stored);
+    json_decref(layer);
     rn_leaf_release(l);
     l->remote = 0;
     return rc;
