@@ -229,20 +229,20 @@ static void dag_differences(const json_t *old, const json_t *cur, const char *pr
 static void retry_check_dag(rn_engine *e, rn_diag *diag)
 {
     const char *stored = json_string_value(json_object_get(e->retry_doc, "dag_hash"));
-    if (stored && strcmp(stored, e->pipeline->dag_hash) == 0)
+    if (stored && strcmp(stored, rn_pipeline_dag_hash(e->pipeline)) == 0)
         return;
     rn_buf what = {0};
     int count = 0;
     json_t *old = json_object_get(json_object_get(e->retry_doc, "run_config"), "dag");
     if (old)
-        dag_differences(old, e->pipeline->dag_json, "", &what, &count);
+        dag_differences(old, rn_pipeline_dag_json(e->pipeline), "", &what, &count);
     if (!count)
         rn_buf_printf(&what, "its definition differs");
     rn_buf_append(&what, "", 1);
     rn_diag_add(diag, e->pipeline->file, 0, 0, "the pipeline changed since run '%s' was made "
                 "(dag_hash %s, now %s): %s; retry with --force to run the changed pipeline "
                 "anyway", json_string_value(json_object_get(e->retry_doc, "run_id")),
-                stored ? stored : "none", e->pipeline->dag_hash, what.data);
+                stored ? stored : "none", rn_pipeline_dag_hash(e->pipeline), what.data);
     rn_buf_free(&what);
 }
 
@@ -438,13 +438,13 @@ static json_t *run_config(rn_engine *e)
         "service_name", "pickle", "service_type", "pickler", "run_log_store", store,
         "pipeline_definition_file", e->pipeline->file, "retry_indicator",
         e->retry_indicator ? e->retry_indicator : "", "is_retry", 0, "dag",
-        e->pipeline->dag_json, "dag_hash", e->pipeline->dag_hash);
+        rn_pipeline_dag_json(e->pipeline), "dag_hash", rn_pipeline_dag_hash(e->pipeline));
 }
 
 json_t *rn_engine_new_runlog(rn_engine *e, json_t *params)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:{}, s:n, s:o, s:o}", "run_id", e->run_id,
-                     "dag_hash", e->pipeline->dag_hash, "tag", e->tag, "status", "PROCESSING",
+                     "dag_hash", rn_pipeline_dag_hash(e->pipeline), "tag", e->tag, "status", "PROCESSING",
                      "steps", "job", "parameters", params, "run_config", run_config(e));
 }
 
@@ -586,7 +586,7 @@ const json_t *rn_engine_pipeline(const rn_engine *e)
 
 const json_t *rn_engine_dag(const rn_engine *e)
 {
-    return e->pipeline ? e->pipeline->dag_json : NULL;
+    return e->pipeline ? rn_pipeline_dag_json(e->pipeline) : NULL;
 }
 
 const char *rn_engine_pipeline_file(const rn_engine *e)

@@ -67,7 +67,7 @@ void rn_history_put(rn_engine *e, int ended)
         "duration_seconds", ended ? json_real(rn_mono_now() - e->t_start) : json_null(),
         "steps_done", ended ? e->leaves_done : 0, "steps_total", total, "steps_failed",
         ended ? e->steps_failed : 0, "failed_step", e->first_failed ? e->first_failed : "",
-        "dag_hash", e->pipeline->dag_hash, "step_names", names);
+        "dag_hash", rn_pipeline_dag_hash(e->pipeline), "step_names", names);
     if (!s) {
         rn_engine_log(e, 30, "run %s: cannot build its summary (out of memory)", e->run_id);
         return;

@@ -1491,10 +1491,6 @@ static int pipeline_from_document(const char *name, json_t *doc, json_t *positio
     } else if (c.errors) {
         rc = rn_error_set(RN_EINVAL, "%s: %zu problem%s in the pipeline", name, c.errors,
                           c.errors == 1 ? "" : "s");
-    } else if (!(p->dag_json = rn_dag_serialise(p->dag))) {
-        rc = rn_error_set(RN_ENOMEM, "out of memory serialising %s", name);
-    } else if ((rc = rn_dag_hash(p->dag_json, p->dag_hash)) < 0) {
-        /* rn_dag_hash explained. */
     }
     if (rc < 0) {
         rn_pipeline_free(p);
@@ -1502,6 +1498,20 @@ static int pipeline_from_document(const char *name, json_t *doc, json_t *positio
     }
     *out = p;
     return 0;
+}
+
+const json_t *rn_pipeline_dag_json(rn_pipeline *p)
+{
+    if (!p->dag_json && !(p->dag_json = rn_dag_serialise(p->dag)))
+        rn_error_set(RN_ENOMEM, "out of memory serialising %s", p->file);
+    return p->dag_json;
+}
+
+const char *rn_pipeline_dag_hash(rn_pipeline *p)
+{
+    if (!p->dag_hash[0] && rn_pipeline_dag_json(p))
+        rn_dag_hash(p->dag_json, p->dag_hash);
+    return p->dag_hash;
 }
 
 int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,

@@ -89,10 +89,17 @@ struct rn_graph {
 typedef struct rn_pipeline {
     char *file;              /* path as given */
     rn_graph *dag;
-    json_t *dag_json;        /* run_config.dag (spec/run-log.md 5.2) */
-    char dag_hash[41];       /* SHA-1 hex of the sorted-key dump of dag_json */
+    json_t *dag_json;        /* run_config.dag: use rn_pipeline_dag_json() */
+    char dag_hash[41];       /* use rn_pipeline_dag_hash() */
     json_t *document;        /* the whole YAML document as JSON */
 } rn_pipeline;
+
+/* run_config.dag (spec/run-log.md 5.2) and the SHA-1 hex of its
+ * sorted-key dump, made on first use: a process that runs one node of a
+ * stored run needs neither, and for a large pipeline they are a good part
+ * of its memory.  NULL / "" when out of memory (rn_error_last says). */
+const json_t *rn_pipeline_dag_json(rn_pipeline *p);
+const char *rn_pipeline_dag_hash(rn_pipeline *p);
 
 /* Called for every task while validating: checks command_type and the
  * task's type-specific fields (normally through the task plugin).  `task`

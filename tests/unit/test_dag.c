@@ -202,12 +202,12 @@ static void test_hash_of_pipeline(void **state)
 {
     (void)state;
     rn_pipeline *p = load_ok(yaml_8_1);
-    assert_string_equal(p->dag_hash, HASH_8_1);
+    assert_string_equal(rn_pipeline_dag_hash(p), HASH_8_1);
 
     /* Not only the hash: the very document, in runnable's key order. */
     json_t *want = json_loads(dag_8_1, 0, NULL);
-    assert_true(json_equal(p->dag_json, want));
-    char *a = rn_json_dumps_py(p->dag_json, 0), *b = rn_json_dumps_py(want, 0);
+    assert_true(json_equal(rn_pipeline_dag_json(p), want));
+    char *a = rn_json_dumps_py(rn_pipeline_dag_json(p), 0), *b = rn_json_dumps_py(want, 0);
     assert_string_equal(a, b);
     free(a);
     free(b);
@@ -253,7 +253,7 @@ static void test_field_order(void **state)
         "      branches: {a: {start_at: s, steps: {s: {type: stub, next: success}}}}\n"
         "      next: success\n"
         "    t2: {type: task, command: f, next: fail}\n");
-    json_t *g = p->dag_json;
+    const json_t *g = rn_pipeline_dag_json(p);
     assert_keys(g, "start_at,name,description,nodes");
     assert_string_equal(json_string_value(json_object_get(g, "description")), "two\nlines\n");
     json_t *nodes = json_object_get(g, "nodes");
@@ -301,9 +301,9 @@ static void test_written_keys_change_hash(void **state)
                              "next: success}\n");
     rn_pipeline *c = load_ok("dag:\n  start_at: t\n  steps:\n"
                              "    t: {type: task, command: f, next: success}\n");
-    assert_string_not_equal(a->dag_hash, b->dag_hash);
-    assert_string_equal(a->dag_hash, c->dag_hash);
-    json_t *ta = json_object_get(json_object_get(a->dag_json, "nodes"), "t");
+    assert_string_not_equal(rn_pipeline_dag_hash(a), rn_pipeline_dag_hash(b));
+    assert_string_equal(rn_pipeline_dag_hash(a), rn_pipeline_dag_hash(c));
+    const json_t *ta = json_object_get(json_object_get(rn_pipeline_dag_json(a), "nodes"), "t");
     assert_null(json_object_get(ta, "command_type"));
     rn_pipeline_free(a);
     rn_pipeline_free(b);
@@ -318,7 +318,7 @@ static void test_catalog_normalised(void **state)
                              "      type: stub\n"
                              "      catalog: {store_copy: false, get: [a]}\n"
                              "      next: success\n");
-    json_t *cat = json_object_get(json_object_get(json_object_get(p->dag_json, "nodes"), "t"),
+    json_t *cat = json_object_get(json_object_get(json_object_get(rn_pipeline_dag_json(p), "nodes"), "t"),
                                   "catalog");
     assert_keys(cat, "get,put,store_copy");
     assert_true(json_is_false(json_object_get(cat, "store_copy")));
@@ -339,7 +339,7 @@ static void test_extensions_only_when_written(void **state)
                              "      depends_on: [a]\n"
                              "      retry: {delay: 1}\n"
                              "      skip_on_error: true\n");
-    json_t *g = p->dag_json;
+    const json_t *g = rn_pipeline_dag_json(p);
     assert_keys(g, "start_at,name,description,nodes,stop_on_first_failure");
     assert_true(json_is_null(json_object_get(g, "start_at")));
     json_t *nodes = json_object_get(g, "nodes");
@@ -354,9 +354,9 @@ static void test_extensions_only_when_written(void **state)
 
     /* A plain stub keeps exactly runnable's fields, ignored keys dropped. */
     p = load_ok("dag:\n  start_at: a\n  steps:\n    a: {type: stub, what: x, next: success}\n");
-    assert_keys(json_object_get(json_object_get(p->dag_json, "nodes"), "a"),
+    assert_keys(json_object_get(json_object_get(rn_pipeline_dag_json(p), "nodes"), "a"),
                 "node_type,name,next_node,on_failure,overrides,catalog,max_attempts");
-    assert_keys(p->dag_json, "start_at,name,description,nodes");
+    assert_keys(rn_pipeline_dag_json(p), "start_at,name,description,nodes");
     rn_pipeline_free(p);
 }
 
