@@ -243,12 +243,19 @@ static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *c
                             node->internal_name, mi, li);
     if (!partial)
         return 0;
+    /* The terminal step of a depends_on graph records the steps nobody
+     * ran as SKIPPED (frame.c), so it reads its whole graph; any other
+     * step only its own log. */
     rn_scope *sc = &ch->scopes[depth];
-    char *own = dotted(sc->branch_name, node->name);
-    if (!own)
-        return rn_error_set(RN_ENOMEM, "out of memory");
-    int rc = fetch_part(e, sc->steps, RN_PART_STEP, own);
-    free(own);
+    const rn_graph *g = node->graph;
+    int whole = g->is_dag && (node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < (whole ? g->n_nodes : 1); i++) {
+        char *name = dotted(sc->branch_name, whole ? g->nodes[i]->name : node->name);
+        rc = name ? fetch_part(e, sc->steps, RN_PART_STEP, name)
+                  : rn_error_set(RN_ENOMEM, "out of memory");
+        free(name);
+    }
     return rc;
 }
 

@@ -115,8 +115,8 @@ static void walk(const char *dir, int *loaded, int *failed)
             print_diags(&diag);
             (*failed)++;
         } else {
-            assert_non_null(p->dag_json);
-            assert_int_equal(strlen(p->dag_hash), 40);
+            assert_non_null(rn_pipeline_dag_json(p));
+            assert_int_equal(strlen(rn_pipeline_dag_hash(p)), 40);
         }
         (*loaded)++;
         rn_pipeline_free(p);
