@@ -46,8 +46,8 @@ const char *rn_service_key(int svc)
 static void pos_of(const json_t *positions, const char *pointer, int *line, int *col)
 {
     json_t *p = positions ? json_object_get(positions, pointer) : NULL;
-    *line = p ? (int)json_integer_value(json_array_get(p, 0)) : 0;
-    *col = p ? (int)json_integer_value(json_array_get(p, 1)) : 0;
+    if (rn_yaml_pos_get(p, line, col, NULL) != 0)
+        *line = *col = 0;
 }
 
 /* string.Template.safe_substitute over one string: $name, ${name}, $$. */
@@ -195,7 +195,7 @@ static void parse_block(rn_config *c, int svc, const char *yaml_key, json_t *blo
             int l, col;
             snprintf(ptr, sizeof ptr, "/%s/config/%s", yaml_key, k);
             pos_of(positions, ptr, &l, &col);
-            json_object_set_new(s->positions, k, json_pack("[ii]", l, col));
+            json_object_set_new(s->positions, k, rn_yaml_pos_new(l, col, NULL));
         }
         /* Nested settings too ("defaults/image"), so a provider's error
          * about one can point at its line (rn_config_setting_pos). */
@@ -215,7 +215,7 @@ static void parse_block(rn_config *c, int svc, const char *yaml_key, json_t *blo
             int l, col;
             snprintf(ptr, sizeof ptr, "/%s/%s", yaml_key, k);
             pos_of(positions, ptr, &l, &col);
-            json_object_set_new(s->positions, k, json_pack("[ii]", l, col));
+            json_object_set_new(s->positions, k, rn_yaml_pos_new(l, col, NULL));
         }
     }
 }
@@ -234,10 +234,10 @@ void rn_config_setting_pos(const rn_service_config *s, const char *msg, int *lin
             path[n++] = *p == '.' || *p == '[' ? '/' : *p;
     path[n] = '\0';
     for (;;) {
-        json_t *at = json_object_get(s->positions, path);
-        if (at && json_integer_value(json_array_get(at, 0)) > 0) {
-            *line = (int)json_integer_value(json_array_get(at, 0));
-            *col = (int)json_integer_value(json_array_get(at, 1));
+        int l, c;
+        if (rn_yaml_pos_get(json_object_get(s->positions, path), &l, &c, NULL) == 0 && l > 0) {
+            *line = l;
+            *col = c;
             return;
         }
         char *slash = strrchr(path, '/');
@@ -379,12 +379,13 @@ static void check_keys(const rn_config *c, const rn_service_config *s, const cha
             ok = strcmp(*a, k) == 0;
         if (ok)
             continue;
-        json_t *p = s->positions ? json_object_get(s->positions, k) : NULL;
+        int pl = s->line, pc = s->col;
+        if (s->positions)
+            rn_yaml_pos_get(json_object_get(s->positions, k), &pl, &pc, NULL);
         rn_buf list = {0};
         for (const char *const *a = accepted; a && *a; a++)
             rn_buf_printf(&list, "%s%s", list.len ? ", " : "", *a);
-        rn_diag_add(diag, c->file, p ? (int)json_integer_value(json_array_get(p, 0)) : s->line,
-                    p ? (int)json_integer_value(json_array_get(p, 1)) : s->col,
+        rn_diag_add(diag, c->file, pl, pc,
                     "%s provider '%s' has no setting '%s'; %s%s", what, s->type, k,
                     list.len ? "it accepts: " : "it takes no settings",
                     list.len ? list.data : "");
@@ -459,7 +460,7 @@ static void parse_tasks(rn_config *c, const char *yaml_key, json_t *block, json_
         json_object_foreach(t->settings, k, v) {
             snprintf(ptr, sizeof ptr, "/%s/%s/config/%s", yaml_key, type, k);
             pos_of(positions, ptr, &l, &col);
-            json_object_set_new(t->positions, k, json_pack("[ii]", l, col));
+            json_object_set_new(t->positions, k, rn_yaml_pos_new(l, col, NULL));
         }
     }
 }

@@ -16,7 +16,7 @@ typedef struct rn_service_config {
     char *type;          /* the `type:` value */
     json_t *settings;    /* provider settings ({} when none) */
     int line, col;       /* position of the block (0 for defaults) */
-    json_t *positions;   /* setting key -> [line, col] (may be NULL) */
+    json_t *positions;   /* setting key -> rn_yaml_pos_new() (may be NULL) */
 } rn_service_config;
 
 typedef struct rn_config {

@@ -255,13 +255,7 @@ static char *ptr_join(ctx *c, const char *base, const char *seg)
 static int pos_lookup(const ctx *c, const char *ptr, rn_pos *out, const char **marker)
 {
     json_t *e = c->positions && ptr ? json_object_get(c->positions, ptr) : NULL;
-    if (!json_is_array(e) || json_array_size(e) < 2)
-        return -1;
-    out->line = (int)json_integer_value(json_array_get(e, 0));
-    out->col = (int)json_integer_value(json_array_get(e, 1));
-    if (marker)
-        *marker = json_string_value(json_array_get(e, 2));
-    return 0;
+    return rn_yaml_pos_get(e, &out->line, &out->col, marker);
 }
 
 /* Position of `base`/`key`, or of `base` when the key is not written. */

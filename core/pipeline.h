@@ -138,15 +138,22 @@ int rn_dag_hash(const json_t *dag, char out_hex[41]);
 
 /* libyaml -> jansson with YAML 1.2 scalar rules, anchors, aliases and merge
  * keys.  `positions` (if not NULL) receives an object mapping a JSON pointer
- * ("/dag/steps/a") to [line, col] for every mapping key and sequence item
- * ("" for the document itself).  A key that YAML 1.2 reads as something
- * other than a string (unquoted 1, true, null, 1.5) is kept as written and
- * gets a third element naming what it was read as: [line, col, "int"]
- * ("int", "float", "bool" or "null"), so a consumer needing a string can
- * say "quote it".  Under an alias or merge key, positions are those of the
+ * ("/dag/steps/a") to a position (rn_yaml_pos_get) for every mapping key and
+ * sequence item ("" for the document itself).  A key that YAML 1.2 reads as
+ * something other than a string (unquoted 1, true, null, 1.5) is kept as
+ * written and its position names what it was read as ("int", "float",
+ * "bool" or "null"), so a consumer needing a string can say "quote it".  Under an alias or merge key, positions are those of the
  * anchored text.  Syntax errors are added to diag.  Returns 0, RN_EINVAL
  * (diag explains), RN_ENOENT/RN_EIO (file), RN_ENOMEM. */
 int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag);
+
+/* A position is one JSON integer (line, column and marker packed): a
+ * pipeline of a thousand steps has thousands, and as [line, col] arrays
+ * they took more memory than the document itself, which a process
+ * running one node pays for in page faults.  rn_yaml_pos_get: 0 and the
+ * fields (marker NULL for a plain key), or -1 when `pos` is not one. */
+json_t *rn_yaml_pos_new(int line, int col, const char *marker);
+int rn_yaml_pos_get(const json_t *pos, int *line, int *col, const char **marker);
 int rn_yaml_load_string(const char *text, size_t len, const char *name,
                         json_t **out, json_t **positions, rn_diag *diag);
 

@@ -592,8 +592,7 @@ static void record_pos(conv *v, const ynode *n, const char *marker)
 {
     if (!v->positions || v->stop)
         return;
-    json_t *pos = marker ? json_pack("[iis]", n->line, n->col, marker)
-                         : json_pack("[ii]", n->line, n->col);
+    json_t *pos = rn_yaml_pos_new(n->line, n->col, marker);
     if (!pos || json_object_set_new(v->positions, v->path ? v->path : "", pos) < 0) {
         v->c->nomem = 1;
         v->stop = 1;
@@ -601,6 +600,34 @@ static void record_pos(conv *v, const ynode *n, const char *marker)
 }
 
 static json_t *convert(conv *v, const ynode *n);
+
+static const char *const pos_markers[] = {NULL, "int", "float", "bool", "null"};
+#define POS_COL_BITS 21
+
+json_t *rn_yaml_pos_new(int line, int col, const char *marker)
+{
+    json_int_t kind = 0;
+    for (size_t i = 1; marker && i < sizeof pos_markers / sizeof *pos_markers; i++)
+        if (strcmp(marker, pos_markers[i]) == 0)
+            kind = (json_int_t)i;
+    if (col < 0 || col >= (1 << POS_COL_BITS))
+        col = 0; /* a column past two million is not worth telling */
+    return json_integer(((json_int_t)(line < 0 ? 0 : line) << (POS_COL_BITS + 3)) |
+                        ((json_int_t)col << 3) | kind);
+}
+
+int rn_yaml_pos_get(const json_t *pos, int *line, int *col, const char **marker)
+{
+    if (!json_is_integer(pos))
+        return -1;
+    json_int_t v = json_integer_value(pos);
+    size_t kind = (size_t)(v & 7);
+    *line = (int)(v >> (POS_COL_BITS + 3));
+    *col = (int)((v >> 3) & ((1 << POS_COL_BITS) - 1));
+    if (marker)
+        *marker = kind < sizeof pos_markers / sizeof *pos_markers ? pos_markers[kind] : NULL;
+    return 0;
+}
 
 static json_t *nonfinite_error(conv *v, const ynode *n)
 {
