@@ -740,20 +740,12 @@ static int ck_assemble(struct ck_store *s, struct ck_run *r, json_t **out)
 /* Reading takes a turn too: a file read here may become its writer's
  * shadow at any moment, and be written over by that writer's next write
  * while it is read. */
+static int ck_get_part(void *self, const char *run_id, const char *name, int is_step,
+                       json_t **out);
+
 static int ck_get_run(void *self, const char *run_id, json_t **out)
 {
-    struct ck_run *r;
-    *out = NULL;
-    int rc = ck_open(self, run_id, &r);
-    if (rc)
-        return rc;
-    int had_turn = r->turn != NULL;
-    rc = ck_turn(r);
-    if (!rc)
-        rc = ck_assemble(self, r, out);
-    if (!had_turn)
-        ck_turn_end(r);
-    return rc;
+    return ck_get_part(self, run_id, NULL, -1, out);
 }
 
 static int ck_put_run_fields(void *self, const char *run_id, const json_t *run_log)
@@ -857,6 +849,8 @@ static int ck_part_file(struct ck_store *s, struct ck_run *r, const char *name, 
     return rc;
 }
 
+/* Step or branch `name` (NULL: the run's own fields) without children,
+ * or with is_step -1 the whole run reassembled, in a turn. */
 static int ck_get_part(void *self, const char *run_id, const char *name, int is_step,
                        json_t **out)
 {
@@ -870,9 +864,11 @@ static int ck_get_part(void *self, const char *run_id, const char *name, int is_
         return rc;
     int had_turn = r->turn != NULL;
     rc = ck_turn(r);
-    if (!rc)
+    if (!rc && is_step == -1)
+        rc = ck_assemble(s, r, out);
+    else if (!rc)
         rc = ck_part_file(s, r, name, is_step, &df, &in_file);
-    if (!rc)
+    if (!rc && is_step != -1)
         rc = rn_docfile_node_json(out, df, in_file,
                                   in_file ? RN_DF_STEP : !name ? RN_DF_RUN : RN_DF_BRANCH);
     if (!had_turn)

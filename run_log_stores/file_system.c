@@ -270,23 +270,16 @@ static int fs_create_run(void *self, const char *run_id, const json_t *run_log)
     return rc;
 }
 
+static int fs_get_part(void *self, const char *run_id, const char *name, rn_df_kind kind,
+                       json_t **out);
+
 static int fs_get_run(void *self, const char *run_id, json_t **out)
 {
-    struct fs_run *r;
-    *out = NULL;
-    /* Read in a turn (see fs_open). */
-    struct fs_run *f = fs_find(self, run_id);
-    int had_turn = f && f->turn != NULL;
-    int rc = fs_open(self, run_id, 1, &r);
-    if (rc)
-        return rc;
-    rc = rn_docfile_json(out, r->df);
-    if (!had_turn)
-        fs_turn_end(r);
-    return rc;
+    return fs_get_part(self, run_id, NULL, (rn_df_kind)-1, out);
 }
 
-/* One node of the run (NULL: the root) without its children (v4). */
+/* One node of the run (NULL: the root) without its children (v4), or
+ * with kind -1 the whole document; read in a turn (see fs_open). */
 static int fs_get_part(void *self, const char *run_id, const char *name, rn_df_kind kind,
                        json_t **out)
 {
@@ -297,7 +290,9 @@ static int fs_get_part(void *self, const char *run_id, const char *name, rn_df_k
     int rc = fs_open(self, run_id, 1, &r);
     if (rc)
         return rc;
-    if (name && !rn_docfile_has(r->df, name, kind))
+    if ((int)kind == -1)
+        rc = rn_docfile_json(out, r->df);
+    else if (name && !rn_docfile_has(r->df, name, kind))
         rc = rn_error_set(RN_ENOENT, "run %s has no %s %s", run_id,
                           kind == RN_DF_STEP ? "step" : "branch", name);
     else
