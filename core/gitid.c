@@ -1,11 +1,13 @@
-/* Git code identity (run-log spec §3.4) through libgit2.
+/* Git code identity (run-log spec §3.4) through libgit2, loaded on first use.
  *
  * runnable runs four `git` commands per attempt; spawning them would cost
  * several times the engine's whole per-step budget, so this reads the
  * repository in-process and, by default, only once per run. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,73 @@
  * thread that is still using it. */
 static pthread_once_t gitid_once = PTHREAD_ONCE_INIT;
 static int gitid_init_rc;
+static char gitid_init_error[256];
+
+/*
+ * libgit2 is loaded when a folder may be in a repository, not linked: its
+ * dependencies (TLS, Kerberos, SSH, PCRE: fifteen shared libraries) cost
+ * every runnable process 7 to 25 ms at start on a virtual machine, more
+ * than the rest of a one-node process, and most processes (outside a
+ * repository, or `runs`, `validate`, a cached identity) never call it.
+ * The library is the one the build compiled against (its soname); where
+ * it is missing the identity is absent, as when git fails (spec 3.4).
+ */
+#define GIT_FN(name) __typeof__(&git_##name) name;
+static struct {
+    GIT_FN(libgit2_init)
+    GIT_FN(error_last)
+    GIT_FN(diff_index_to_workdir)
+    GIT_FN(config_get_bool)
+    GIT_FN(diff_num_deltas)
+    GIT_FN(diff_get_delta)
+    GIT_FN(diff_free)
+    GIT_FN(repository_open_ext)
+    GIT_FN(repository_is_bare)
+    GIT_FN(repository_free)
+    GIT_FN(reference_name_to_id)
+    GIT_FN(oid_tostr)
+    GIT_FN(repository_config_snapshot)
+    GIT_FN(config_get_string)
+    GIT_FN(config_free)
+} G;
+#undef GIT_FN
 
 static void gitid_init(void)
 {
-    gitid_init_rc = git_libgit2_init();
+    static const char *const files[] = {"libgit2.so." LIBGIT2_SOVERSION, "libgit2.so"};
+    void *lib = NULL;
+    for (size_t i = 0; i < sizeof files / sizeof *files && !lib; i++)
+        lib = dlopen(files[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(gitid_init_error, sizeof gitid_init_error, "%s", dlerror());
+        gitid_init_rc = -1;
+        return;
+    }
+#define GIT_LOAD(name)                                                                   \
+    if (!(*(void **)&G.name = dlsym(lib, "git_" #name))) {                               \
+        snprintf(gitid_init_error, sizeof gitid_init_error, "libgit2 has no git_%s", #name); \
+        gitid_init_rc = -1;                                                              \
+        return;                                                                          \
+    }
+    GIT_LOAD(libgit2_init)
+    GIT_LOAD(error_last)
+    GIT_LOAD(diff_index_to_workdir)
+    GIT_LOAD(config_get_bool)
+    GIT_LOAD(diff_num_deltas)
+    GIT_LOAD(diff_get_delta)
+    GIT_LOAD(diff_free)
+    GIT_LOAD(repository_open_ext)
+    GIT_LOAD(repository_is_bare)
+    GIT_LOAD(repository_free)
+    GIT_LOAD(reference_name_to_id)
+    GIT_LOAD(oid_tostr)
+    GIT_LOAD(repository_config_snapshot)
+    GIT_LOAD(config_get_string)
+    GIT_LOAD(config_free)
+#undef GIT_LOAD
+    gitid_init_rc = G.libgit2_init();
+    if (gitid_init_rc < 0)
+        snprintf(gitid_init_error, sizeof gitid_init_error, "git_libgit2_init failed");
 }
 
 /* ------------------------------------------------------------------ */
@@ -45,7 +110,7 @@ static int gitid_nomem(void)
  * report instead of treating as "could not be computed". */
 static bool git_failed_nomem(void)
 {
-    const git_error *e = git_error_last();
+    const git_error *e = G.error_last();
     return e != NULL && e->klass == GIT_ERROR_NOMEMORY;
 }
 
@@ -100,23 +165,23 @@ static int unstaged_changes(git_repository *repo, git_config *cfg, rn_buf *chang
      * makes staged-only edits clean.  libgit2 re-hashes files whose stat
      * data changed, so a file touched but not modified is clean, as with
      * git. */
-    if (git_diff_index_to_workdir(&diff, repo, NULL, NULL) != 0)
+    if (G.diff_index_to_workdir(&diff, repo, NULL, NULL) != 0)
         return git_failed_nomem() ? gitid_nomem() : 1;
 
-    if (cfg != NULL && git_config_get_bool(&quote_high, cfg, "core.quotepath") != 0)
+    if (cfg != NULL && G.config_get_bool(&quote_high, cfg, "core.quotepath") != 0)
         quote_high = 1;
 
     /* Deltas come sorted by path, the order git prints them in. */
-    n = git_diff_num_deltas(diff);
+    n = G.diff_num_deltas(diff);
     for (i = 0; i < n && rc == 0; i++) {
-        const git_diff_delta *d = git_diff_get_delta(diff, i);
+        const git_diff_delta *d = G.diff_get_delta(diff, i);
         const char *path = d->new_file.path ? d->new_file.path : d->old_file.path;
         if (i > 0 && rn_buf_append(changed, ", ", 2) != 0)
             rc = gitid_nomem();
         else if (append_git_path(changed, path, quote_high != 0) != 0)
             rc = gitid_nomem();
     }
-    git_diff_free(diff);
+    G.diff_free(diff);
     return rc;
 }
 
@@ -189,33 +254,33 @@ int rn_code_identity_git_fresh(const char *work_dir, json_t **out)
         return 0;
     pthread_once(&gitid_once, gitid_init);
     if (gitid_init_rc < 0)
-        return rn_error_set(RN_EIO, "code identity: cannot initialise libgit2");
+        return rn_error_set(RN_EIO, "code identity: cannot load libgit2: %s", gitid_init_error);
 
     /* Flags 0: search upwards from work_dir, as git does.  Any failure to
      * open (no repository, "dubious ownership", unreadable) is what makes
      * `git rev-parse --is-inside-work-tree` fail for runnable: absent.  A
      * bare repository has no working tree, so it is absent too. */
-    if (git_repository_open_ext(&repo, work_dir, 0, NULL) != 0)
+    if (G.repository_open_ext(&repo, work_dir, 0, NULL) != 0)
         return git_failed_nomem() ? gitid_nomem() : 0;
-    if (git_repository_is_bare(repo)) {
-        git_repository_free(repo);
+    if (G.repository_is_bare(repo)) {
+        G.repository_free(repo);
         return 0;
     }
 
     /* Each step below runs only if the one before it worked, so a failure
      * leaves the later fields at their defaults, as in runnable. */
-    if (git_reference_name_to_id(&head, repo, "HEAD") != 0) {
+    if (G.reference_name_to_id(&head, repo, "HEAD") != 0) {
         /* Unborn HEAD (no commits): everything stays default. */
         if (git_failed_nomem())
             rc = gitid_nomem();
         goto build;
     }
-    git_oid_tostr(commit, sizeof commit, &head);
+    G.oid_tostr(commit, sizeof commit, &head);
     type = "git";
 
     /* A snapshot gives stable strings for the whole computation and reads
      * every level (system, global, local) like `git config --get`. */
-    if (git_repository_config_snapshot(&cfg, repo) != 0)
+    if (G.repository_config_snapshot(&cfg, repo) != 0)
         cfg = NULL;
 
     rc = unstaged_changes(repo, cfg, &changed);
@@ -226,7 +291,7 @@ int rn_code_identity_git_fresh(const char *work_dir, json_t **out)
     }
     dependable = changed.len == 0;
 
-    if (cfg == NULL || git_config_get_string(&url, cfg, "remote.origin.url") != 0) {
+    if (cfg == NULL || G.config_get_string(&url, cfg, "remote.origin.url") != 0) {
         /* No origin: runnable's `git config --get` fails here, before the
          * message is written, so a dirty tree still has message "". */
         url = "";
@@ -247,8 +312,8 @@ build:
     }
     rn_buf_free(&message);
     rn_buf_free(&changed);
-    git_config_free(cfg); /* url points into it: freed after json_pack */
-    git_repository_free(repo);
+    G.config_free(cfg); /* url points into it: freed after json_pack */
+    G.repository_free(repo);
     return rc;
 }
 
