@@ -253,7 +253,11 @@ static int buf_put_run_fields(void *self, const char *run_id, const json_t *run_
             return buf_oom();
         }
     }
-    if (json_object_set(fresh, "steps", json_object_get(doc, "steps")) != 0 ||
+    /* A head read without run_config (get_run_head) keeps the stored one. */
+    json_t *kept = json_object_get(run_log, "run_config") ? NULL
+                                                          : json_object_get(doc, "run_config");
+    if ((kept && json_object_set(fresh, "run_config", kept) != 0) ||
+        json_object_set(fresh, "steps", json_object_get(doc, "steps")) != 0 ||
         buf_remember(s, run_id, json_object_get(run_log, "run_config")) != 0) {
         json_decref(fresh);
         return buf_oom();
@@ -341,6 +345,8 @@ static int buf_get_part(void *self, const char *run_id, const char *name, int is
         return rn_error_set(RN_ENOENT, "run %s has no %s %s", run_id,
                             is_step ? "step" : "branch", name);
     *out = buf_node(node, name && is_step ? "branches" : "steps", NULL);
+    if (*out && !name)
+        json_object_del(*out, "run_config"); /* as the head is read (v4) */
     return *out ? 0 : buf_oom();
 }
 

@@ -1989,7 +1989,9 @@ int rn_docfile_set_root(rn_docfile *df, const json_t *obj)
     df_node *n = df->root;
     unsigned mask = ALL_PARTS;
     json_t *rcv = df->root_kind == RN_DF_RUN ? json_object_get(obj, "run_config") : NULL;
-    if (rcv && rcv == df->rc_seen && n->len[P_SLOT] &&
+    /* The same run_config, or none given (a head read without it, see
+     * rn_docfile_node_json): what the mid part holds stays. */
+    if ((rcv ? rcv == df->rc_seen : df->root_kind == RN_DF_RUN) && n->len[P_SLOT] &&
         json_is_string(json_object_get(obj, "status")))
         mask &= ~BIT(P_MID);
     rc = apply(df, n, obj, mask);
@@ -2098,6 +2100,47 @@ int rn_docfile_json(json_t **out, rn_docfile *df)
  * a comma); that is skipped with the JSON grammar, not by looking for a
  * "{", which a key may hold (map items like {'a': 1} name branches).
  */
+/*
+ * Append a RunLog root's mid part (the members between its status and its
+ * steps, then `"steps": {`) without its run_config member: written once
+ * and never needed by a reader of the head, and by far its largest
+ * member (hundreds of kilobytes for a large pipeline).  Members are found
+ * with the JSON grammar; anything unexpected keeps the text whole.
+ */
+static int put_mid_without_run_config(rn_buf *t, const char *mid, size_t len)
+{
+    const char *p = mid, *end = mid + len, *keep = mid;
+    rn_jskip why;
+    rn_buf out = {0};
+    int rc = 0;
+    for (;;) {
+        const char *m = p; /* the member's leading comma and whitespace */
+        p = rn_json_skip_ws(p, end);
+        if (p < end && *p == ',')
+            p = rn_json_skip_ws(p + 1, end);
+        const char *k = p, *ke = p < end && *p == '"' ? rn_json_skip_string(p, end, NULL, &why)
+                                                      : NULL;
+        if (!ke)
+            break;
+        const char *v = rn_json_skip_ws(ke, end);
+        v = v < end && *v == ':' ? rn_json_skip_ws(v + 1, end) : NULL;
+        const char *ve = v ? rn_json_skip_value(v, end, &why) : NULL;
+        if (!ve)
+            break; /* the steps member, whose map is not closed here */
+        if ((size_t)(ke - k) == 12 && !memcmp(k, "\"run_config\"", 12)) {
+            rc = rn_buf_append(&out, keep, (size_t)(m - keep));
+            keep = ve;
+        }
+        p = ve;
+    }
+    if (!rc)
+        rc = rn_buf_append(&out, keep, (size_t)(end - keep));
+    if (!rc)
+        rc = rn_buf_append(t, out.data, out.len);
+    rn_buf_free(&out);
+    return rc;
+}
+
 int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_kind kind)
 {
     *out = NULL;
@@ -2109,8 +2152,16 @@ int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_k
         return rn_error_set(RN_ENOENT, "%s has no %s %s", df->path, kind_name(kind),
                             name ? name : "");
     rn_buf t = {0};
-    for (int p = P_OPEN; !rc && p <= P_MID; p++)
+    for (int p = P_OPEN; !rc && p <= P_SLOT; p++)
         rc = part_text(df, n, p, &t);
+    if (!rc && kind == RN_DF_RUN && !n->parent) {
+        rn_buf mid = {0};
+        rc = part_text(df, n, P_MID, &mid);
+        TRY(put_mid_without_run_config(&t, mid.data, mid.len));
+        rn_buf_free(&mid);
+    } else {
+        TRY(part_text(df, n, P_MID, &t));
+    }
     TRY(rn_buf_append(&t, "}", 1));
     TRY(part_text(df, n, P_REST, &t));
     vis_close(df);

@@ -58,7 +58,8 @@ int rn_docfile_refresh(rn_docfile *df, int *reloaded);
 /* Replace the root's own members (everything but its children member).
  * `obj` is only read during the call, except that the run_config object
  * of a RunLog is held: handing over the same object again means it is
- * unchanged (it is not serialised again). */
+ * unchanged (it is not serialised again), and a RunLog without one keeps
+ * the run_config it has. */
 int rn_docfile_set_root(rn_docfile *df, const json_t *obj);
 
 /*
@@ -82,8 +83,8 @@ int rn_docfile_json(json_t **out, rn_docfile *df);
 
 /* One node's own members as a new JSON value, its children member {}:
  * the node `name` of `kind`, or the root when `name` is NULL (`kind` is
- * then the root's).  Reads only that node's text.  RN_ENOENT when there
- * is no such node. */
+ * then the root's; a RunLog root comes without run_config).  Reads only
+ * that node's text.  RN_ENOENT when there is no such node. */
 int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_kind kind);
 
 /*

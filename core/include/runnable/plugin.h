@@ -174,7 +174,11 @@ typedef struct rn_run_log_store_ops {
      * run's own fields, the logs of the composites and branches that
      * enclose its node and its node's log; reading the whole document
      * would make every such process pay for the size of the run.
-     * get_run_head: the RunLog without its steps ("steps": {}).
+     * get_run_head: the RunLog without its steps ("steps": {}) and
+     * without run_config (written once when the run is created, spec
+     * run-log.md 5.1, and by far the largest field of a large pipeline's
+     * run); a store with these operations keeps the stored run_config when
+     * put_run_fields is given a RunLog without one.
      * get_step: one StepLog by internal name, with "branches": {}.
      * get_branch: one BranchLog by internal name, with "steps": {}.
      * RN_ENOENT when the run, step or branch does not exist.  Each is a
