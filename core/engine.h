@@ -60,6 +60,8 @@ struct rn_engine {
     void *node_data;
     /* ... or as batch jobs (rn_traverse_opts v5; sched.c polls them) */
     int (*node_submit)(void *, const rn_node_job *, const char *, char **);
+    /* ... some perhaps submitted before the traversal (v6) */
+    int (*node_adopt)(void *, const rn_node_job *, char **);
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -181,6 +183,9 @@ typedef struct rn_leaf {
     int remote;                    /* the attempt runs execute-single-node
                                       in a process of its own (remote.c) */
     char *job;                     /* ... as this batch job (owned), or NULL */
+    int open_pending;              /* its PROCESSING is written only once
+                                      the job is known not to be one
+                                      submitted ahead (node_adopt) */
     json_t *job_record;            /* what the batch system said of it, for
                                       the attempt (owned), or NULL */
     struct rn_leaf *next;          /* ready queue / sleepers */

@@ -832,6 +832,8 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
         s.poll_interval = opts->poll_interval > 0 ? opts->poll_interval : 1.0;
         if (opts->max_submitted > 0)
             s.slots = opts->max_submitted;
+        if (opts->version >= 6)
+            e->node_adopt = opts->node_adopt;
     }
     if (opts && ((opts->version >= 4 && opts->node_launch) || e->node_submit)) {
         /* step.c sends a task to remote.c when node_launch is set. */

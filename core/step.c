@@ -305,6 +305,12 @@ int rn_leaf_open(rn_engine *e, rn_leaf *l)
      * are stored when they do. */
     if (l->node->type != RN_NODE_TASK)
         return 0;
+    /* A job submitted ahead may have recorded this step already: remote.c
+     * writes this only once it knows the job is not one of those. */
+    if (e->node_adopt && !l->patched) {
+        l->open_pending = 1;
+        return 0;
+    }
     return rn_store_put_step(e, step);
 }
 
