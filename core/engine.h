@@ -146,6 +146,10 @@ int rn_store_read_run(rn_engine *e, json_t **doc);
  * without batching). */
 int rn_store_flush(rn_engine *e);
 int rn_store_put_scope(rn_engine *e, const rn_scope *scope);
+/* The node protocol's process, about to write its returns: the scope's
+ * parameters as stored now (other processes of the scope wrote theirs
+ * since this one read the run) replace what it read at its start. */
+void rn_store_refresh_scope(rn_engine *e, rn_scope *scope);
 
 /* One leaf step (task, stub, success, fail) and its attempts.  The
  * scheduler owns it; step.c runs the protocol around each attempt. */

@@ -275,6 +275,15 @@ static int stored_scope(const json_t *doc, const rn_scope *scope, json_t **steps
     return 0;
 }
 
+void rn_store_refresh_scope(rn_engine *e, rn_scope *scope)
+{
+    json_t *doc = NULL, *steps = NULL, *layer = NULL; /* borrowed from doc */
+    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, scope, &steps, &layer) == 0 &&
+        json_is_object(layer))
+        json_object_update(scope->params, layer);
+    json_decref(doc);
+}
+
 /* Orders attempts by end_time (ISO 8601 text sorts as time does). */
 static int by_end_time(const void *a, const void *b)
 {
