@@ -9,6 +9,8 @@
  *
  * Only Slurm's command-line tools are used, so the plugin builds and loads
  * where Slurm is not installed; check() says so before a run starts.
+ * `submit: dependencies` submits the top level's chain up front
+ * (slurm_ahead.c) and adopts those jobs as the traversal reaches them.
  */
 #include "config.h"
 

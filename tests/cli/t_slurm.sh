@@ -221,6 +221,18 @@ expect_err_has "submit: queue" "the error says to use submit: queue"
 [ ! -e .run_log_store/cp ] || fail "nothing is written for a refused pipeline"
 pass "nothing is written for a refused pipeline"
 
+# Ctrl-C: the jobs submitted up front and not adopted yet are cancelled too.
+rm -f started.txt
+printf 'dag:\n  start_at: c1\n  steps:\n    c1: {type: task, command_type: shell, command: "touch started.txt; sleep 53.5", next: c2}\n    c2: {type: task, command_type: shell, command: "true", next: c3}\n    c3: {type: task, command_type: shell, command: "true", next: success}\n' >cc.yaml
+rn_bg execute cc.yaml ac -c retry-cfg.yaml
+for _ in $(seq 200); do [ -e started.txt ] && break; sleep 0.05; done
+[ "$(queued)" = 3 ] || fail "three jobs queued, two held on the first" "$(squeue)"
+kill -INT "$ENGINE"
+rn_wait
+expect_rc 130 "submit: dependencies, Ctrl-C: exit status 130"
+[ "$(queued)" = 0 ] || fail "Ctrl-C leaves no job in the queue, held ones included" "$(squeue)"
+pass "Ctrl-C cancelled the running job and those held on it: squeue is empty"
+
 # (f) the engine killed right after submitting: the chain runs on and
 # records itself; `runnable retry` then completes the run.
 workdir ahead_kill
