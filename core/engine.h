@@ -187,6 +187,9 @@ typedef struct rn_leaf {
     int remote;                    /* the attempt runs execute-single-node
                                       in a process of its own (remote.c) */
     char *job;                     /* ... as this batch job (owned), or NULL */
+    int adopted;                   /* the job was submitted before the
+                                      traversal (node_adopt): it may have
+                                      ended already */
     int open_pending;              /* its PROCESSING is written only once
                                       the job is known not to be one
                                       submitted ahead (node_adopt) */

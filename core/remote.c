@@ -185,6 +185,7 @@ static int submit(rn_engine *e, rn_leaf *l, const rn_node_job *job)
         return RN_ATTEMPT_ENDED;
     }
     l->job = handle;
+    l->adopted = adopted;
     return RN_ATTEMPT_SUBMITTED;
 }
 

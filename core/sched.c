@@ -274,7 +274,12 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
             return;
         }
         s->n_jobs++;
-        if (!s->next_poll)
+        /* A job submitted ahead has often run already (a chain runs at
+         * Slurm's pace, not the engine's): ask at once rather than one
+         * interval per step. */
+        if (l->adopted)
+            s->next_poll = l->started;
+        else if (!s->next_poll)
             s->next_poll = l->started + s->poll_interval;
         if (e->on_event) {
             rn_engine_log(e, 10, "%s: attempt %d submitted as job %s", l->internal_name,
