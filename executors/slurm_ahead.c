@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "slurm.h"
 
@@ -28,7 +27,6 @@ typedef struct ahead_job {
     char *name;        /* its step (top level: short = internal name) */
     char *id;          /* its Slurm job */
     json_t *after;     /* the job ids it waits for (afterok) */
-    char *log;         /* its output file, ours to remove */
     int settled;       /* adopted, or cancelled for a fresh one */
     int adopted;
 } ahead_job;
@@ -102,27 +100,17 @@ static int one_job(const rn_node_job *job, void *data)
     json_array_foreach(p->after, i, id)
         if (rc == 0)
             rc = rn_buf_printf(&dep, "%s%s", i ? ":" : "afterok:", json_string_value(id));
-    const char *tmp = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/runnable-ahead-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = rc == 0 ? mkstemp(path) : -1;
-    if (rc == 0 && fd < 0)
-        rc = rn_error_set(RN_EIO, "cannot create a file for a job's output in %s",
-                          tmp && *tmp ? tmp : "/tmp");
-    if (fd >= 0)
-        close(fd);
+    /* The engine never reads an adopted job's output (the job records its
+     * attempt, its task's output goes to the catalog); a file would only
+     * be left behind when the engine is killed. */
     char *handle = NULL;
     if (rc == 0)
-        rc = p->submit(p->x, job, path, dep.data, &handle);
+        rc = p->submit(p->x, job, "/dev/null", dep.data, &handle);
     rn_buf_free(&dep);
     ahead_job *j = &a->jobs[a->n];
-    *j = (ahead_job){.name = strdup(p->name), .id = handle, .after = json_incref(p->after),
-                     .log = fd >= 0 ? strdup(path) : NULL};
+    *j = (ahead_job){.name = strdup(p->name), .id = handle, .after = json_incref(p->after)};
     if (rc < 0 || !j->name || !j->id) {
-        if (fd >= 0)
-            unlink(path);
         free(j->name);
-        free(j->log);
         json_decref(j->after);
         if (handle) {
             /* Submitted, but we cannot keep track of it: take it back. */
@@ -374,9 +362,6 @@ int rn_slurm_ahead_finish(rn_slurm_ahead *a)
         wait_gone(left, n);
     free(left);
     for (size_t i = 0; i < a->n; i++) {
-        if (a->jobs[i].log)
-            unlink(a->jobs[i].log);
-        free(a->jobs[i].log);
         free(a->jobs[i].name);
         free(a->jobs[i].id);
         json_decref(a->jobs[i].after);
