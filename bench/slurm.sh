@@ -2,7 +2,8 @@
 # The slurm executor against bare Slurm, side by side on one private
 # one-node test cluster (tests/slurm/cluster.sh), issue 8's two figures:
 #   linear: a 100-step linear pipeline (each step `true`) under slurm,
-#           vs a bare `sbatch --dependency=afterok` chain of 100 `true` jobs;
+#           vs a bare `sbatch --dependency=afterok` chain of 100 `true` jobs,
+#           in queue mode and with `submit: dependencies`;
 #   map:    a 500-item map, max_submitted: 64, vs 500 independent jobs
 #           submitted by `sbatch` in a loop.
 # Jobs run `true`, so the job run times are ~0 and wall time is overhead.
@@ -64,6 +65,14 @@ t0=$(now)
 lin=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
 echo "# linear: runnable $lin s, sbatch afterok chain $chain s" >&2
 
+# ---- linear, the chain submitted up front (submit: dependencies)
+printf 'run-log-store: {type: chunked-fs}\npipeline-executor:\n  type: slurm\n  config: {poll_interval: %s, max_submitted: 64, submit: dependencies}\n' \
+    "$POLL" >dcfg.yaml
+t0=$(now)
+"$PROG" execute linear.yaml dep -c dcfg.yaml >dep.out 2>&1 || { tail -5 dep.out >&2; echo "linear run (submit: dependencies) failed" >&2; exit 1; }
+dep=$(awk -v a="$t0" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}')
+echo "# linear, submit: dependencies: runnable $dep s" >&2
+
 # ---- map
 t0=$(now)
 ids=
@@ -103,5 +112,7 @@ echo "# map: $extra attempt(s) retried" >&2
 printf '%-44s %9s %9s %7s\n' "workload" "runnable" "bare" "ratio"
 printf '%-44s %8ss %8ss %6.2fx\n' "linear $N steps vs sbatch afterok chain" "$lin" "$chain" \
     "$(awk -v a="$lin" -v b="$chain" 'BEGIN {print a / b}')"
+printf '%-44s %8ss %8ss %6.2fx\n' "linear $N steps, submit: dependencies" "$dep" "$chain" \
+    "$(awk -v a="$dep" -v b="$chain" 'BEGIN {print a / b}')"
 printf '%-44s %8ss %8ss %6.2fx\n' "map $M items (64 out) vs sbatch loop" "$map" "$loop" \
     "$(awk -v a="$map" -v b="$loop" 'BEGIN {print a / b}')"

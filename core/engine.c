@@ -635,6 +635,38 @@ int rn_engine_has_step(const rn_engine *e, const char *name)
     return e && e->pipeline && name && graph_has_step(e->pipeline->dag, name);
 }
 
+static json_t *root_step(const rn_node *n)
+{
+    json_t *deps = json_array();
+    for (size_t i = 0; deps && i < n->n_depends_on; i++)
+        json_array_append_new(deps, json_string(n->depends_on[i]));
+    return json_pack("{s:s, s:s, s:i, s:i, s:s?, s:s?, s:o*}", "name", n->name, "type",
+                     rn_node_type_name(n->type), "line", n->pos.line, "col", n->pos.col,
+                     "next", n->next, "on_failure", n->on_failure, "depends_on", deps);
+}
+
+int rn_engine_root_steps(const rn_engine *e, json_t **out)
+{
+    *out = NULL;
+    if (!e || !e->pipeline)
+        return rn_error_set(RN_EINVAL, "no pipeline is loaded");
+    const rn_graph *g = e->pipeline->dag;
+    json_t *steps = json_array();
+    json_t *doc = steps ? json_pack("{s:s, s:s?, s:b, s:b, s:o}", "file", e->pipeline->file,
+                                    "start_at", g->start_at, "is_dag", g->is_dag,
+                                    "retrying", e->retrying, "steps", steps)
+                        : NULL;
+    for (size_t i = 0; doc && i < g->n_nodes; i++)
+        if (json_array_append_new(steps, root_step(g->nodes[i])) < 0) {
+            json_decref(doc);
+            doc = NULL;
+        }
+    if (!doc)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    *out = doc;
+    return 0;
+}
+
 int rn_run_pipeline(const rn_run_options *opts, rn_run_summary *summary)
 {
     rn_diag diag = {0};

@@ -60,6 +60,8 @@ struct rn_engine {
     void *node_data;
     /* ... or as batch jobs (rn_traverse_opts v5; sched.c polls them) */
     int (*node_submit)(void *, const rn_node_job *, const char *, char **);
+    /* ... some perhaps submitted before the traversal (v6) */
+    int (*node_adopt)(void *, const rn_node_job *, char **);
 };
 
 /* Load config + pipeline and check everything (providers, task types);
@@ -151,6 +153,10 @@ int rn_store_read_part(rn_engine *e, int what, const char *name, json_t **out);
  * without batching). */
 int rn_store_flush(rn_engine *e);
 int rn_store_put_scope(rn_engine *e, const rn_scope *scope);
+/* The node protocol's process, about to write its returns: the scope's
+ * parameters as stored now (other processes of the scope wrote theirs
+ * since this one read the run) replace what it read at its start. */
+void rn_store_refresh_scope(rn_engine *e, rn_scope *scope);
 
 /* One leaf step (task, stub, success, fail) and its attempts.  The
  * scheduler owns it; step.c runs the protocol around each attempt. */
@@ -188,6 +194,12 @@ typedef struct rn_leaf {
     int remote;                    /* the attempt runs execute-single-node
                                       in a process of its own (remote.c) */
     char *job;                     /* ... as this batch job (owned), or NULL */
+    int adopted;                   /* the job was submitted before the
+                                      traversal (node_adopt): it may have
+                                      ended already */
+    int open_pending;              /* its PROCESSING is written only once
+                                      the job is known not to be one
+                                      submitted ahead (node_adopt) */
     json_t *job_record;            /* what the batch system said of it, for
                                       the attempt (owned), or NULL */
     struct rn_leaf *next;          /* ready queue / sleepers */

@@ -116,99 +116,149 @@ static char *absolute(const char *work_dir, const char *path)
     return strdup(buf);
 }
 
+/* The texts an rn_node_job borrows, owned while it is in use. */
+typedef struct job_text {
+    char *iter, *step, *pipeline, *config;
+} job_text;
+
+static void job_text_free(job_text *t)
+{
+    free(t->iter);
+    free(t->step);
+    free(t->pipeline);
+    free(t->config);
+}
+
+/* The attempt `attempt` of `node` in the leaf's scope as execute-single-node
+ * takes it; `l` gives the scope (iteration variables) and may have no
+ * scope at all for a root step. */
+static int job_make(rn_engine *e, const rn_leaf *l, const char *internal_name, int attempt,
+                    job_text *t, rn_node_job *job)
+{
+    *t = (job_text){
+        .iter = iter_variable(l),
+        .step = strdup(l->node->internal_name),
+        .pipeline = absolute(e->work_dir, e->pipeline->file),
+        .config = absolute(e->work_dir, e->config->file),
+    };
+    if (!t->iter || !t->step || !t->pipeline || (!t->config && e->config->file)) {
+        job_text_free(t);
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    }
+    for (char *p = t->step; *p; p++)
+        if (*p == ' ')
+            *p = '%';
+    *job = (rn_node_job){
+        .version = 1,
+        .run_id = e->run_id,
+        .pipeline_file = t->pipeline,
+        .config_file = t->config,
+        .step = t->step,
+        .iter_variable = t->iter,
+        .internal_name = internal_name,
+        .overrides = l->node->overrides,
+        .attempt = attempt,
+        .timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout,
+        .work_dir = e->work_dir,
+    };
+    return 0;
+}
+
+int rn_engine_node_job(rn_engine *e, const char *name, int attempt,
+                       int (*fn)(const rn_node_job *job, void *data), void *data)
+{
+    rn_node *node = rn_graph_find(e->pipeline->dag, name);
+    if (!node || node->type != RN_NODE_TASK)
+        return rn_error_set(RN_ENOENT, "the pipeline's top level has no task '%s'", name);
+    rn_leaf l = {.node = node};   /* no scope: the root's */
+    job_text t;
+    rn_node_job job;
+    int rc = job_make(e, &l, node->internal_name, attempt, &t, &job);
+    if (rc == 0)
+        rc = fn(&job, data);
+    job_text_free(&t);
+    return rc;
+}
+
+/* A batch job: adopted when the executor submitted it ahead, else
+ * submitted now.  The job id is all the scheduler keeps; sched.c polls it. */
+static int submit(rn_engine *e, rn_leaf *l, const rn_node_job *job)
+{
+    char *handle = NULL;
+    int rc = 0, adopted = 0;
+    if (e->node_adopt) {
+        rc = e->node_adopt(e->node_data, job, &handle);
+        adopted = rc == 1;
+    }
+    if (rc >= 0 && !adopted && l->open_pending) {
+        /* Not one of the jobs that record their step before we see it:
+         * its PROCESSING goes to the store before the job can start. */
+        l->open_pending = 0;
+        if ((rc = rn_store_put_step(e, l->step)) < 0)
+            return rc;
+    }
+    l->open_pending = 0;
+    if (rc >= 0 && !adopted)
+        rc = e->node_submit(e->node_data, job, l->log_path, &handle);
+    if (rc < 0 || !handle) {
+        free(handle);
+        snprintf(l->msg, sizeof l->msg, "cannot submit the step's job: %s", rn_error_last());
+        return RN_ATTEMPT_ENDED;
+    }
+    l->job = handle;
+    l->adopted = adopted;
+    return RN_ATTEMPT_SUBMITTED;
+}
+
 int rn_remote_start(rn_engine *e, rn_leaf *l)
 {
     l->remote = 1;
-    char *iter = iter_variable(l);
-    char *step = strdup(l->node->internal_name);
-    char *pipeline = absolute(e->work_dir, e->pipeline->file);
-    char *config = absolute(e->work_dir, e->config->file);
     rn_launch *launch = NULL;
-    int rc = iter && step && pipeline && (config || !e->config->file) ? 0
-             : rn_error_set(RN_ENOMEM, "out of memory");
-    for (char *p = step; p && *p; p++)
-        if (*p == ' ')
-            *p = '%';
+    job_text t;
+    rn_node_job job;
+    int rc = job_make(e, l, l->internal_name, l->attempt, &t, &job);
+    int made = rc == 0;
     /* A batch job is described by the plugin alone. */
-    if (!rc && !e->node_submit)
-        rc = rn_launch_new(&launch);
-    rn_node_job job = {0};
-    if (!rc) {
-        job = (rn_node_job){
-            .version = 1,
-            .run_id = e->run_id,
-            .pipeline_file = pipeline,
-            .config_file = config,
-            .step = step,
-            .iter_variable = iter,
-            .internal_name = l->internal_name,
-            .overrides = l->node->overrides,
-            .attempt = l->attempt,
-            .timeout = l->node->timeout > 0 ? l->node->timeout : e->default_timeout,
-            .work_dir = e->work_dir,
-        };
-        if (!e->node_submit && e->node_launch(e->node_data, &job, launch) < 0)
-            snprintf(l->msg, sizeof l->msg, "cannot prepare the step's process: %s",
-                     rn_error_last());
+    if (!rc && !e->node_submit && (rc = rn_launch_new(&launch)) == 0 &&
+        e->node_launch(e->node_data, &job, launch) < 0)
+        snprintf(l->msg, sizeof l->msg, "cannot prepare the step's process: %s",
+                 rn_error_last());
+    /* The process reads the run from the store: everything must be there. */
+    if (!rc && !l->msg[0])
+        rc = rn_store_flush(e);
+    char path[PATH_MAX];
+    if (!rc && !l->msg[0]) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(path, sizeof path, "%s/runnable-node-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        int fd = mkstemp(path);
+        if (fd < 0)
+            snprintf(l->msg, sizeof l->msg,
+                     "cannot create a file for the step's process output: %s", strerror(errno));
+        else
+            close(fd);
     }
     if (rc < 0 || l->msg[0]) {
-        free(iter);
-        free(step);
-        free(pipeline);
-        free(config);
+        if (made)
+            job_text_free(&t);
         rn_launch_free(launch);
         return rc < 0 ? rc : RN_ATTEMPT_ENDED;
     }
-    /* The process reads the run from the store: everything must be there. */
-    if ((rc = rn_store_flush(e)) < 0) {
-        rn_launch_free(launch);
-        free(iter);
-        free(step);
-        free(pipeline);
-        free(config);
-        return rc;
-    }
-    const char *tmp = getenv("TMPDIR");
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/runnable-node-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        rn_launch_free(launch);
-        free(iter);
-        free(step);
-        free(pipeline);
-        free(config);
-        snprintf(l->msg, sizeof l->msg, "cannot create a file for the step's process output: %s",
-                 strerror(errno));
-        return RN_ATTEMPT_ENDED;
-    }
-    close(fd);
     l->log_path = strdup(path);
     l->log_temporary = 1;
-    if (e->node_submit) {
-        /* The job id is all the scheduler keeps; sched.c polls it. */
-        char *handle = NULL;
-        rc = l->log_path ? e->node_submit(e->node_data, &job, l->log_path, &handle)
-                         : rn_error_set(RN_ENOMEM, "out of memory");
-        free(iter);
-        free(step);
-        free(pipeline);
-        free(config);
-        if (rc < 0 || !handle) {
-            free(handle);
-            snprintf(l->msg, sizeof l->msg, "cannot submit the step's job: %s", rn_error_last());
-            return RN_ATTEMPT_ENDED;
-        }
-        l->job = handle;
-        return RN_ATTEMPT_SUBMITTED;
+    if (!l->log_path) {
+        job_text_free(&t);
+        rn_launch_free(launch);
+        return rn_error_set(RN_ENOMEM, "out of memory");
     }
-    free(iter);
-    free(step);
-    free(pipeline);
-    free(config);
+    if (e->node_submit) {
+        rc = submit(e, l, &job);
+        job_text_free(&t);
+        return rc;
+    }
+    job_text_free(&t);
     rn_child *child = calloc(1, sizeof *child);
-    rc = child && l->log_path ? rn_spawn(launch, e->work_dir, l->log_path, child)
-                              : rn_error_set(RN_ENOMEM, "out of memory");
+    rc = child ? rn_spawn(launch, e->work_dir, l->log_path, child)
+               : rn_error_set(RN_ENOMEM, "out of memory");
     rn_launch_free(launch);
     if (rc < 0) {
         free(child);
@@ -245,6 +295,58 @@ static int stored_scope(const json_t *doc, const rn_scope *scope, json_t **steps
     *steps = st;
     *layer = params;
     return 0;
+}
+
+void rn_store_refresh_scope(rn_engine *e, rn_scope *scope)
+{
+    json_t *doc = NULL, *steps = NULL, *layer = NULL; /* borrowed from doc */
+    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, scope, &steps, &layer) == 0 &&
+        json_is_object(layer))
+        json_object_update(scope->params, layer);
+    json_decref(doc);
+}
+
+/* Orders attempts by end_time (ISO 8601 text sorts as time does). */
+static int by_end_time(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "end_time"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "end_time"));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/*
+ * Jobs submitted ahead of the traversal (slurm's `submit: dependencies`)
+ * may have run steps of this scope that the engine has not read back yet,
+ * and returned parameters the steps after them already read from the
+ * store.  Writing the engine's layer back without them would take them
+ * away from the steps still to run: they join it, in the order their
+ * attempts ended.  (A step the engine has read back is known; its returns
+ * are in `params` already.)
+ */
+static void add_returns_ahead(json_t *params, const json_t *stored_steps,
+                              const json_t *own_steps)
+{
+    size_t n = 0, cap = json_object_size(stored_steps);
+    json_t **ahead = cap ? malloc(cap * sizeof *ahead) : NULL;
+    const char *k;
+    json_t *st;
+    json_object_foreach((json_t *)stored_steps, k, st) {
+        const json_t *att = json_object_get(st, "attempts");
+        const json_t *mine = json_object_get(json_object_get(own_steps, k), "attempts");
+        json_t *last = json_array_get(att, json_array_size(att) - 1);
+        const char *status = json_string_value(json_object_get(last, "status"));
+        if (ahead && json_array_size(mine) < json_array_size(att) && status &&
+            strcmp(status, "SUCCESS") == 0)
+            ahead[n++] = last;
+    }
+    if (n > 1)
+        qsort(ahead, n, sizeof *ahead, by_end_time);
+    for (size_t i = 0; i < n; i++) {
+        json_t *v;
+        json_object_foreach(json_object_get(ahead[i], "output_parameters"), k, v)
+            json_object_set(params, k, v);
+    }
+    free(ahead);
 }
 
 /* The last line the process printed, for a message. */
@@ -341,6 +443,7 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             json_object_foreach(json_object_get(last, "output_parameters"), k, v)
                 json_object_set(l->scope->params, k, v);
         }
+        add_returns_ahead(l->scope->params, steps, l->scope->steps);
         if (!json_equal(layer, l->scope->params))
             rc = rn_store_put_scope(e, l->scope);
     } else {

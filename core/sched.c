@@ -274,7 +274,12 @@ static void attempt_begin(rn_sched *s, rn_leaf *l)
             return;
         }
         s->n_jobs++;
-        if (!s->next_poll)
+        /* A job submitted ahead has often run already (a chain runs at
+         * Slurm's pace, not the engine's): ask at once rather than one
+         * interval per step. */
+        if (l->adopted)
+            s->next_poll = l->started;
+        else if (!s->next_poll)
             s->next_poll = l->started + s->poll_interval;
         if (e->on_event) {
             rn_engine_log(e, 10, "%s: attempt %d submitted as job %s", l->internal_name,
@@ -832,6 +837,8 @@ int rn_sched_run(rn_engine *e, const rn_traverse_opts *opts)
         s.poll_interval = opts->poll_interval > 0 ? opts->poll_interval : 1.0;
         if (opts->max_submitted > 0)
             s.slots = opts->max_submitted;
+        if (opts->version >= 6)
+            e->node_adopt = opts->node_adopt;
     }
     if (opts && ((opts->version >= 4 && opts->node_launch) || e->node_submit)) {
         /* step.c sends a task to remote.c when node_launch is set. */

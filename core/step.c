@@ -305,6 +305,12 @@ int rn_leaf_open(rn_engine *e, rn_leaf *l)
      * are stored when they do. */
     if (l->node->type != RN_NODE_TASK)
         return 0;
+    /* A job submitted ahead may have recorded this step already: remote.c
+     * writes this only once it knows the job is not one of those. */
+    if (e->node_adopt && !l->patched) {
+        l->open_pending = 1;
+        return 0;
+    }
     return rn_store_put_step(e, step);
 }
 
@@ -475,8 +481,16 @@ int rn_leaf_attempt_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
             rn_signal_name(l->stop_signal, sig, sizeof sig);
             snprintf(l->msg, sizeof l->msg, "interrupted by %s", sig);
         }
-        if (l->success && res.returns)
+        if (l->success && res.returns) {
+            /* Steps of the same scope may have ended while this one ran,
+             * each in a process of its own (a depends_on graph under a
+             * batch system): their returns must survive ours being
+             * written, for steps started before the engine repairs the
+             * layer (jobs submitted ahead, slurm's submit: dependencies). */
+            if (e->single_node && json_object_size(res.returns))
+                rn_store_refresh_scope(e, l->scope);
             params_changed = merge_returns(l->scope, res.returns, l->attempt_json);
+        }
         json_decref(res.returns);
     }
     if (!l->no_catalog && ((node->type == RN_NODE_TASK && l->log_ok) ||

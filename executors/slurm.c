@@ -9,6 +9,8 @@
  *
  * Only Slurm's command-line tools are used, so the plugin builds and loads
  * where Slurm is not installed; check() says so before a run starts.
+ * `submit: dependencies` submits the top level's chain up front
+ * (slurm_ahead.c) and adopts those jobs as the traversal reaches them.
  */
 #include "config.h"
 
@@ -29,6 +31,8 @@ typedef struct slurm {
     char runnable[PATH_MAX];   /* the program the jobs run */
     const char *partition, *account;   /* borrowed from config, or NULL */
     json_t *config;            /* owned reference */
+    int ahead;                 /* submit: dependencies */
+    rn_slurm_ahead *submitted; /* ... its jobs, during run_pipeline */
 } slurm;
 
 static const char *const tools[] = {"sbatch", "squeue", "scancel", NULL};
@@ -83,7 +87,8 @@ static int add_list(rn_buf *t, size_t *argc, const json_t *list)
     return rc;
 }
 
-static int slurm_submit(void *data, const rn_node_job *job, const char *log_path, char **handle)
+static int submit_job(void *data, const rn_node_job *job, const char *log_path,
+                      const char *dependency, char **handle)
 {
     slurm *x = data;
     const json_t *ov = step_override(x, job);
@@ -124,6 +129,13 @@ static int slurm_submit(void *data, const rn_node_job *job, const char *log_path
          * engine is gone; the engine cancels the job at the exact second. */
         rc = add_arg(&t, &argc, "--time=%lld", (long long)ceil(job->timeout / 60.0));
     }
+    if (rc == 0 && dependency) {
+        /* If a predecessor fails, the job is cancelled rather than left
+         * pending for ever, whatever the cluster's DependencyParameters. */
+        rc = add_arg(&t, &argc, "--dependency=%s", dependency);
+        if (rc == 0)
+            rc = add_arg(&t, &argc, "--kill-on-invalid-dep=yes");
+    }
     if (rc == 0)
         rc = add_list(&t, &argc, json_object_get(x->config, "sbatch_args"));
     if (rc == 0)
@@ -162,6 +174,21 @@ static int slurm_submit(void *data, const rn_node_job *job, const char *log_path
     rn_buf_free(&out);
     rn_buf_free(&err);
     return rc;
+}
+
+static int slurm_submit(void *data, const rn_node_job *job, const char *log_path, char **handle)
+{
+    slurm *x = data;
+    int rc = submit_job(x, job, log_path, NULL, handle);
+    if (rc == 0)
+        rn_slurm_ahead_note(x->submitted, *handle, job->internal_name);
+    return rc;
+}
+
+static int slurm_adopt(void *data, const rn_node_job *job, char **handle)
+{
+    slurm *x = data;
+    return rn_slurm_ahead_adopt(x->submitted, job, handle);
 }
 
 /* squeue's [D-][HH:]MM:SS as seconds. */
@@ -227,7 +254,7 @@ static void fill_state(rn_job_state *js, const char *id, const char *state, long
 
 static int slurm_poll(void *data, const char *const *handles, size_t n, rn_job_state *states)
 {
-    (void)data;
+    slurm *x = data;
     rn_buf ids = {0}, out = {0}, err = {0};
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -265,9 +292,13 @@ static int slurm_poll(void *data, const char *const *handles, size_t n, rn_job_s
             if (strcmp(f[0], handles[i]) != 0)
                 continue;
             seen[i] = 1;
-            if (state_done(f[1]))
+            if (state_done(f[1])) {
                 fill_state(&states[i], f[0], f[1], atoll(f[2]), f[3], f[4],
                            elapsed_seconds(f[5]));
+                /* What afterok calls ok: jobs after it may be adopted. */
+                rn_slurm_ahead_ended(x->submitted, f[0],
+                                     strcmp(f[1], "COMPLETED") == 0 && atoll(f[2]) == 0);
+            }
         }
     }
     /* Gone from squeue (purged after MinJobAge while the engine was
@@ -291,23 +322,7 @@ static int slurm_poll(void *data, const char *const *handles, size_t n, rn_job_s
 static int slurm_cancel(void *data, const char *const *handles, size_t n)
 {
     (void)data;
-    char **argv = calloc(n + 3, sizeof *argv);
-    if (!argv)
-        return rn_error_set(RN_ENOMEM, "out of memory");
-    argv[0] = "scancel";
-    argv[1] = "--quiet";
-    for (size_t i = 0; i < n; i++)
-        argv[i + 2] = (char *)handles[i];
-    rn_buf out = {0}, err = {0};
-    int status = 0;
-    int rc = rn_slurm_run(argv, &out, &err, &status);
-    if (rc == 0 && status != 0)
-        rc = rn_error_set(RN_EIO, "scancel failed (status %d): %s", status,
-                          err.data ? err.data : "");
-    free(argv);
-    rn_buf_free(&out);
-    rn_buf_free(&err);
-    return rc;
+    return rn_slurm_cancel(handles, n);
 }
 
 static int bad(const char *what)
@@ -380,11 +395,9 @@ static int parse(slurm *x, const json_t *config)
     const char *mode = NULL;
     if ((rc = rn_config_string(config, "submit", "queue", &mode)) < 0)
         return rc;
-    if (strcmp(mode, "queue") != 0)
-        return strcmp(mode, "dependencies") == 0
-                   ? bad("setting 'submit: dependencies' is not implemented yet; use "
-                         "'submit: queue'")
-                   : bad("setting 'submit' must be 'queue' (or 'dependencies')");
+    if (strcmp(mode, "queue") != 0 && strcmp(mode, "dependencies") != 0)
+        return bad("setting 'submit' must be 'queue' or 'dependencies'");
+    x->ahead = strcmp(mode, "dependencies") == 0;
     const char *k;
     json_t *ov;
     json_object_foreach(json_object_get(config, "overrides"), k, ov)
@@ -410,6 +423,10 @@ static int parse(slurm *x, const json_t *config)
     x->opts.node_data = x;
     x->opts.poll_interval = poll;
     x->opts.max_submitted = (int)max_sub;
+    if (x->ahead) {
+        x->opts.version = 6;
+        x->opts.node_adopt = slurm_adopt;
+    }
     return 0;
 }
 
@@ -440,21 +457,30 @@ static void slurm_destroy(void *self)
 /* Before anything is written: the tools must be there. */
 static int slurm_check(void *self, const rn_engine *engine)
 {
-    (void)self;
-    (void)engine;
+    slurm *x = self;
     char path[PATH_MAX];
     for (size_t i = 0; tools[i]; i++)
         if (rn_find_program(tools[i], getenv("PATH"), NULL, path) < 0)
             return rn_error_set(RN_ENOENT, "the slurm executor needs Slurm's '%s' command, "
                                            "which is not on PATH (install Slurm's client "
                                            "tools, e.g. the slurm-client package)", tools[i]);
-    return 0;
+    return x->ahead ? rn_slurm_ahead_check(engine) : 0;
 }
 
 static int slurm_run(void *self, rn_engine *engine)
 {
     slurm *x = self;
-    return rn_engine_traverse(engine, &x->opts);
+    if (!x->ahead)
+        return rn_engine_traverse(engine, &x->opts);
+    int rc = rn_slurm_ahead_submit(&x->submitted, engine, submit_job, x);
+    if (rc == 0)
+        rc = rn_engine_traverse(engine, &x->opts);
+    /* Whatever happened, no job submitted ahead stays queued: those never
+     * adopted wait for a dependency that can no longer be met.  (scancel
+     * complains of jobs that ended meanwhile: not the run's concern.) */
+    rn_slurm_ahead_finish(x->submitted);
+    x->submitted = NULL;
+    return rc;
 }
 
 static const rn_executor_ops ops = {

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -97,4 +98,25 @@ int rn_slurm_shell_quote(rn_buf *b, const char *s)
     for (const char *p = s; rc == 0 && *p; p++)
         rc = *p == '\'' ? rn_buf_append(b, "'\\''", 4) : rn_buf_append(b, p, 1);
     return rc ? rc : rn_buf_append(b, "'", 1);
+}
+
+int rn_slurm_cancel(const char *const *ids, size_t n)
+{
+    char **argv = calloc(n + 3, sizeof *argv);
+    if (!argv)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    argv[0] = "scancel";
+    argv[1] = "--quiet";
+    for (size_t i = 0; i < n; i++)
+        argv[i + 2] = (char *)ids[i];
+    rn_buf out = {0}, err = {0};
+    int status = 0;
+    int rc = rn_slurm_run(argv, &out, &err, &status);
+    if (rc == 0 && status != 0)
+        rc = rn_error_set(RN_EIO, "scancel failed (status %d): %s", status,
+                          err.data ? err.data : "");
+    free(argv);
+    rn_buf_free(&out);
+    rn_buf_free(&err);
+    return rc;
 }

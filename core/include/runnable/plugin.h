@@ -383,7 +383,7 @@ typedef struct rn_job_state {
 } rn_job_state;
 
 typedef struct rn_traverse_opts {
-    unsigned version;      /* 1 to 5 (the fields below say which) */
+    unsigned version;      /* 1 to 6 (the fields below say which) */
     int enable_parallel;   /* run independent work concurrently */
     int max_parallel;      /* at most this many tasks at once (0: CPUs) */
     /* version 2 */
@@ -429,6 +429,17 @@ typedef struct rn_traverse_opts {
     int (*node_cancel)(void *node_data, const char *const *handles, size_t n);
     double poll_interval;  /* seconds between polls, 0: 1 s */
     int max_submitted;     /* outstanding jobs at most, 0: as max_parallel */
+    /* version 6: jobs submitted before the traversal (slurm's `submit:
+     * dependencies`), which may run, and record their step, before the
+     * engine reaches it.  With node_submit set, node_adopt is asked first
+     * for every task attempt, before the engine writes anything of it:
+     * 1 with *handle (malloc'd, as node_submit's): that job is the
+     * attempt; the engine writes nothing of the step until the job has
+     * ended (the job records its own step, perhaps already has), then
+     * reads the attempt back as for any job.  0: no such job, node_submit
+     * follows.  < 0 with rn_error_set(): the attempt fails with that
+     * message.  NULL: never asked. */
+    int (*node_adopt)(void *node_data, const struct rn_node_job *job, char **handle);
 } rn_traverse_opts;
 
 typedef struct rn_executor_ops {
@@ -481,6 +492,21 @@ const json_t *rn_engine_dag(const rn_engine *engine);
 const char *rn_engine_pipeline_file(const rn_engine *engine);
 const char *rn_engine_config_file(const rn_engine *engine);
 const json_t *rn_engine_parameters(const rn_engine *engine);
+/* For executors that submit the top level of a pipeline ahead of the
+ * traversal (slurm's `submit: dependencies`): the root graph as a new
+ * object {"file": the pipeline file as given, "start_at": name or null,
+ * "is_dag": true when its steps use depends_on, "retrying": true under
+ * `runnable retry`, "steps": [{"name", "type" ("task", "stub", "success",
+ * "fail", "parallel", "map", "conditional", "loop"), "line", "col" (1-based
+ * position of the step's key, 0 when unknown), "next", "on_failure" (names
+ * or null), "depends_on": [names]}, ...] in file order}. */
+int rn_engine_root_steps(const rn_engine *engine, json_t **out);
+/* The rn_node_job the engine would give node_submit for attempt `attempt`
+ * of the root-graph task `name` (short name), handed to `fn` (borrowed for
+ * the call); returns fn's result.  RN_ENOENT when the root graph has no
+ * task of that name. */
+int rn_engine_node_job(rn_engine *engine, const char *name, int attempt,
+                       int (*fn)(const rn_node_job *job, void *data), void *data);
 /* `runnable execute --output FILE` (rn_run_options version 5), or NULL:
  * where a rendering executor writes, instead of its own setting. */
 const char *rn_engine_output_file(const rn_engine *engine);
