@@ -300,8 +300,16 @@ static int stored_scope(const json_t *doc, const rn_scope *scope, json_t **steps
 void rn_store_refresh_scope(rn_engine *e, rn_scope *scope)
 {
     json_t *doc = NULL, *steps = NULL, *layer = NULL; /* borrowed from doc */
-    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, scope, &steps, &layer) == 0 &&
-        json_is_object(layer))
+    if (rn_store_reads_parts(e)) {
+        /* The scope's own log is enough: a node process must not read
+         * the whole run (docs/node-protocol.md). */
+        const char *b = scope->branch_name;
+        if (rn_store_read_part(e, b ? RN_PART_BRANCH : RN_PART_HEAD, b, &doc) == 0)
+            layer = json_object_get(doc, "parameters");
+    } else if (rn_store_read_run(e, &doc) != 0 || stored_scope(doc, scope, &steps, &layer) != 0) {
+        layer = NULL;
+    }
+    if (json_is_object(layer))
         json_object_update(scope->params, layer);
     json_decref(doc);
 }
@@ -371,14 +379,17 @@ static void last_line(const char *path, char *out, size_t n)
 
 /*
  * What the step's process left in the store: its step log and its scope's
- * parameter layer (new references, NULL when absent).  Read as parts when
- * the store can: the whole run would make every ended job of a long map
- * cost the size of the run (quadratic over the map).
+ * parameter layer (new references, NULL when absent), and, when jobs may
+ * run ahead of the traversal (node_adopt), every stored step of the scope
+ * (add_returns_ahead).  Read as parts when the store can and nothing else
+ * is needed: the whole run would make every ended job of a long map cost
+ * the size of the run (quadratic over the map).
  */
-static void read_stored(rn_engine *e, const rn_leaf *l, json_t **stored, json_t **layer)
+static void read_stored(rn_engine *e, const rn_leaf *l, json_t **stored, json_t **layer,
+                        json_t **steps)
 {
-    *stored = *layer = NULL;
-    if (rn_store_reads_parts(e)) {
+    *stored = *layer = *steps = NULL;
+    if (rn_store_reads_parts(e) && !e->node_adopt) {
         json_t *owner = NULL;
         const char *b = l->scope->branch_name;
         if (rn_store_read_part(e, b ? RN_PART_BRANCH : RN_PART_HEAD, b, &owner) == 0)
@@ -390,19 +401,20 @@ static void read_stored(rn_engine *e, const rn_leaf *l, json_t **stored, json_t 
         }
         return;
     }
-    json_t *doc = NULL, *steps = NULL, *params = NULL;
-    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, l->scope, &steps, &params) == 0) {
-        *stored = json_incref(json_object_get(steps, l->internal_name));
+    json_t *doc = NULL, *st = NULL, *params = NULL;
+    if (rn_store_read_run(e, &doc) == 0 && stored_scope(doc, l->scope, &st, &params) == 0) {
+        *stored = json_incref(json_object_get(st, l->internal_name));
         *layer = json_incref(params);
+        *steps = json_incref(st);
     }
     json_decref(doc);
 }
 
 int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
 {
-    json_t *stored = NULL, *layer = NULL;
+    json_t *stored = NULL, *layer = NULL, *steps = NULL;
     int rc = 0;
-    read_stored(e, l, &stored, &layer);
+    read_stored(e, l, &stored, &layer, &steps);
     json_t *attempts = json_object_get(stored, "attempts");
     if (json_array_size(attempts) >= (size_t)l->attempt) {
         /* It recorded its attempt: that is the step now, and what it
@@ -477,6 +489,7 @@ int rn_remote_end(rn_engine *e, rn_leaf *l, const rn_task_exit *ex)
     l->job_record = NULL;
     json_decref(stored);
     json_decref(layer);
+    json_decref(steps);
     rn_leaf_release(l);
     l->remote = 0;
     return rc;
