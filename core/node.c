@@ -216,7 +216,7 @@ static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *c
         }
         json_t *blog = json_object_get(json_object_get(cstep, "branches"), sc->branch_name);
         if (!cstep || !blog) {
-            int rc = rn_error_set(RN_EINVAL, "run '%s' has no %s '%s' yet: the enclosing %s "
+            rc = rn_error_set(RN_EINVAL, "run '%s' has no %s '%s' yet: the enclosing %s "
                                   "step '%s' must be fanned out first (`runnable fan %s %s "
                                   "FILE out`)", e->run_id, cstep ? "branch" : "step",
                                   cstep ? sc->branch_name : step_name,
@@ -261,12 +261,17 @@ static int build_chain(rn_engine *e, const rn_node *node, iter_ctx *it, chain *c
 
 /* The stored run, or a new one when this is its first node (an Argo
  * workflow's first pod creates the run log). */
+static int read_run(rn_engine *e, int partial)
+{
+    return partial ? rn_store_read_part(e, RN_PART_HEAD, NULL, &e->runlog)
+                   : rn_store_read_run(e, &e->runlog);
+}
+
 static int open_run(rn_engine *e, int partial)
 {
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *self = e->svc[RN_SVC_RUN_LOG_STORE]->self;
-    int rc = partial ? rn_store_read_part(e, RN_PART_HEAD, NULL, &e->runlog)
-                     : rn_store_read_run(e, &e->runlog);
+    int rc = read_run(e, partial);
     if (rc != RN_ENOENT)
         return rc;
     json_t *params = e->initial_params;
@@ -279,8 +284,7 @@ static int open_run(rn_engine *e, int partial)
         /* Another node created it first: use theirs. */
         json_decref(e->runlog);
         e->runlog = NULL;
-        rc = partial ? rn_store_read_part(e, RN_PART_HEAD, NULL, &e->runlog)
-                     : so->get_run(self, e->run_id, &e->runlog);
+        rc = read_run(e, partial);
     }
     return rc;
 }
