@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # `runnable execute-single-node` cost for one shell `true` step against a
 # chunked-fs store, on a 10-step and on a 1,000-step run (issue 6: a pod
-# must not pay for the size of the run).  Prints the median of REPS runs.
+# must not pay for the size of the run).  Prints the median of REPS runs,
+# and beside it what spawning `sh -c true` alone costs on this machine:
+# the floor under any step, which the engine's process adds to.
+#
+# Every repetition starts from the same stored run (a copy of the one
+# `execute` made), as a pod does: running one step again and again would
+# measure a step log that grows by one attempt each time.
 #
 #   bash bench/node.sh [BUILD_DIR] [REPS]      (defaults: . and 50)
 set -eu
@@ -13,6 +19,29 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 printf 'run-log-store:\n  type: chunked-fs\n' >c.yaml
+
+# Timed from Python: its subprocess starts children with vfork, as the
+# engine does, where bash's fork copies the shell's page tables (several
+# milliseconds on a virtual machine, which would be measured too).
+timed() { # LABEL REPS RESTORE_FROM RESTORE_TO CMD...
+    /usr/bin/python3 - "$@" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+label, reps, src, dst, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+t = []
+for _ in range(reps):
+    if src:
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst, symlinks=True)
+    s = time.perf_counter()
+    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+    t.append(time.perf_counter() - s)
+    if rc:
+        sys.exit("%s failed (exit %d): %s" % (label, rc, " ".join(cmd)))
+print("%-48s %6.2f ms (median of %d)" % (label + ":", statistics.median(t) * 1e3, reps))
+PY
+}
+
+timed "sh -c true (the floor under any step)" "$REPS" "" "" /bin/sh -c true
 for n in 10 1000; do
     {
         printf 'dag:\n  start_at: s0\n  steps:\n'
@@ -23,12 +52,8 @@ for n in 10 1000; do
         printf '    success:\n      type: success\n    fail:\n      type: fail\n'
     } >"p$n.yaml"
     "$RN" execute --file "p$n.yaml" -c c.yaml --run-id "r$n" >/dev/null 2>&1
-    step=s$((n / 2))
-    for ((r = 0; r < REPS; r++)); do
-        s=$(date +%s%N)
-        "$RN" execute-single-node "r$n" "$step" --file "p$n.yaml" -c c.yaml >/dev/null 2>&1 ||
-            { echo "execute-single-node failed on the $n-step run" >&2; exit 1; }
-        e=$(date +%s%N)
-        echo $(((e - s) / 1000))
-    done | median | awk -v n="$n" '{printf "execute-single-node, %5d-step chunked-fs run: %.2f ms (median of '"$REPS"')\n", n, $1 / 1000}'
+    cp -a ".run_log_store/r$n" "pristine$n"
+    timed "$(printf 'execute-single-node, %5d-step chunked-fs run' "$n")" "$REPS" \
+        "pristine$n" ".run_log_store/r$n" \
+        "$RN" execute-single-node "r$n" "s$((n / 2))" --file "p$n.yaml" -c c.yaml
 done

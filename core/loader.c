@@ -446,8 +446,14 @@ int rn_provider_open(int kind, const char *type, const json_t *config, const rn_
 {
     rn_plugin *p = NULL;
     int rc = rn_plugin_open(kind, type, &p);
-    if (rc)
-        return rc;
+    return rc ? rc : rn_provider_start(p, config, env, out);
+}
+
+int rn_provider_start(rn_plugin *p, const json_t *config, const rn_plugin_env *env,
+                      rn_provider **out)
+{
+    int rc, kind = p->desc->kind;
+    const char *type = p->desc->type_name;
     rn_provider *pr = calloc(1, sizeof *pr);
     if (!pr) {
         rn_plugin_close(p);

@@ -46,6 +46,11 @@ typedef struct rn_provider {
 /* Open `type` of `kind` and create it with `config` (may be NULL for {}). */
 int rn_provider_open(int kind, const char *type, const json_t *config,
                      const rn_plugin_env *env, rn_provider **out);
+/* Create a provider from plugin `p` the caller opened (to look at its
+ * descriptor first); `p` is the provider's from then on, or closed on
+ * failure. */
+int rn_provider_start(rn_plugin *p, const json_t *config, const rn_plugin_env *env,
+                      rn_provider **out);
 void rn_provider_close(rn_provider *p);
 
 #endif
