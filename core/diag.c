@@ -67,6 +67,14 @@ void rn_diag_free(rn_diag *d)
     d->n = d->cap = 0;
 }
 
+void rn_diag_truncate(rn_diag *d, size_t n)
+{
+    for (; d && d->n > n; d->n--) {
+        free(d->items[d->n - 1].file);
+        free(d->items[d->n - 1].message);
+    }
+}
+
 char *rn_diag_format(const rn_diag_item *it)
 {
     char pos[64] = "";

@@ -19,6 +19,8 @@ typedef struct rn_diag {
 void rn_diag_add(rn_diag *d, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void rn_diag_free(rn_diag *d);
+/* Drop the items from index `n` on. */
+void rn_diag_truncate(rn_diag *d, size_t n);
 /* Sort the items from index `from` on by line and column, keeping the
  * order of items at the same place: problems are found check by check, a
  * reader wants them in file order. */

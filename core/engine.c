@@ -251,16 +251,53 @@ static void retry_check_dag(rn_engine *e, rn_diag *diag)
 
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out)
 {
-    return rn_engine_prepare_node(opts, 0, diag, out);
+    return rn_engine_prepare_node(opts, NULL, diag, out);
 }
 
-int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, rn_engine **out)
+/* The top-level step a node's internal name starts with ("a" of
+ * "a.branch.b"), '%' read as a space; NULL when out of memory. */
+static char *top_step(const char *node_step)
+{
+    char *s = strndup(node_step, strcspn(node_step, "."));
+    for (char *p = s; p && *p; p++)
+        if (*p == '%')
+            *p = ' ';
+    return s;
+}
+
+int rn_engine_load_whole_pipeline(rn_engine *e)
+{
+    if (!e->pipeline || !e->pipeline->partial)
+        return 0;
+    rn_diag diag = {0};
+    rn_pipeline *p = NULL;
+    int rc = rn_pipeline_load(e->pipeline->file, check_task, e, &diag, &p);
+    if (rc == 0) {
+        rn_pipeline_free(e->pipeline);
+        e->pipeline = p;
+    } else if (diag.n) {
+        /* The run's other steps were never checked by this process. */
+        char *first = rn_diag_format(&diag.items[0]);
+        if (diag.n > 1)
+            rc = rn_error_set(RN_EINVAL, "%s (and %zu more: `runnable validate %s` lists them)",
+                              first ? first : "the pipeline has problems", diag.n - 1,
+                              e->pipeline->file);
+        else
+            rc = rn_error_set(RN_EINVAL, "%s", first ? first : "the pipeline has problems");
+        free(first);
+    }
+    rn_diag_free(&diag);
+    return rc;
+}
+
+int rn_engine_prepare_node(const rn_run_options *opts, const char *node_step, rn_diag *diag,
+                           rn_engine **out)
 {
     rn_engine *e = calloc(1, sizeof *e);
     if (!e)
         return rn_error_set(RN_ENOMEM, "out of memory");
     *out = e;
-    e->node_mode = node;
+    e->node_mode = node_step != NULL;
     e->t_start = rn_mono_now();
     char cwd[4096];
     e->work_dir = strdup(getcwd(cwd, sizeof cwd) ? cwd : ".");
@@ -302,7 +339,13 @@ int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, 
     }
 
     e->missing_tasks = json_object();
-    int rc = rn_pipeline_load(pipeline_file, check_task, e, diag, &e->pipeline);
+    /* A node's process reads and checks the top-level step it runs in
+     * (the run's maker checked the rest): a pod of a thousand-step
+     * pipeline does not pay for the other 999.  A retry compares the
+     * whole graph with the run's. */
+    char *only = node_step && !e->retrying ? top_step(node_step) : NULL;
+    int rc = rn_pipeline_load_step(pipeline_file, only, check_task, e, diag, &e->pipeline);
+    free(only);
     if (rc == RN_ENOENT && diag->n == before)
         rn_diag_add(diag, pipeline_file, 0, 0, "cannot read the pipeline file: %s",
                     rn_error_last());

@@ -69,7 +69,12 @@ struct rn_engine {
 int rn_engine_prepare(const rn_run_options *opts, rn_diag *diag, rn_engine **out);
 /* The same for one node of a run (the node protocol, node.c): the
  * executor is not opened. */
-int rn_engine_prepare_node(const rn_run_options *opts, int node, rn_diag *diag, rn_engine **out);
+int rn_engine_prepare_node(const rn_run_options *opts, const char *node_step, rn_diag *diag,
+                           rn_engine **out);
+/* After a prepare for one node loaded only its top-level step: load and
+ * check the whole pipeline (to make the run, or to end a graph).  0 when
+ * it was whole already; RN_EINVAL naming the first problem found. */
+int rn_engine_load_whole_pipeline(rn_engine *e);
 /* Create the run log and run the pipeline through the executor. */
 int rn_engine_execute(rn_engine *e, rn_run_summary *summary);
 void rn_engine_free(rn_engine *e);

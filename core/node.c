@@ -267,12 +267,30 @@ static int read_run(rn_engine *e, int partial)
                    : rn_store_read_run(e, &e->runlog);
 }
 
-static int open_run(rn_engine *e, int partial)
+/*
+ * Node `name` (*node) when the whole pipeline is needed after all: the
+ * prepare read only the top-level step holding the node, and the run is
+ * still to be made (run_config.dag), or the node ends a top-level
+ * depends_on graph (it records the steps nobody ran).
+ */
+static int whole_pipeline(rn_engine *e, rn_node **node, const char *name)
+{
+    if (!e->pipeline->partial)
+        return 0;
+    int rc = rn_engine_load_whole_pipeline(e);
+    if (rc == 0 && !(*node = rn_pipeline_find(e->pipeline, name)))
+        rc = rn_error_set(RN_EINVAL, "%s has no step '%s' any more", e->pipeline->file, name);
+    return rc;
+}
+
+static int open_run(rn_engine *e, int partial, rn_node **node, const char *name)
 {
     const rn_run_log_store_ops *so = e->svc[RN_SVC_RUN_LOG_STORE]->ops;
     void *self = e->svc[RN_SVC_RUN_LOG_STORE]->self;
     int rc = read_run(e, partial);
     if (rc != RN_ENOENT)
+        return rc;
+    if ((rc = whole_pipeline(e, node, name)) < 0)
         return rc;
     json_t *params = e->initial_params;
     e->initial_params = NULL;
@@ -310,30 +328,41 @@ int rn_engine_run_node(rn_engine *e, const char *step, const char *iter, const c
         free(name);
         return RN_EINVAL;
     }
-    free(name);
+    int terminal = node->type == RN_NODE_SUCCESS || node->type == RN_NODE_FAIL;
+    int rc = node->graph->partial && terminal ? whole_pipeline(e, &node, name) : 0;
+    if (rc < 0) {
+        free(name);
+        return rc;
+    }
     int composite = node->type != RN_NODE_TASK && node->type != RN_NODE_STUB &&
                     node->type != RN_NODE_SUCCESS && node->type != RN_NODE_FAIL;
     if (!mode && composite)
-        return rn_error_set(RN_EINVAL, "'%s' is a %s step: prepare and finish it with "
+        rc = rn_error_set(RN_EINVAL, "'%s' is a %s step: prepare and finish it with "
                             "`runnable fan ... out` and `... in`; execute-single-node runs "
                             "task, stub, success and fail steps", step,
                             rn_node_type_name(node->type));
-    if (mode && !composite)
-        return rn_error_set(RN_EINVAL, "'%s' is a %s step, not a composite: run it with "
+    else if (mode && !composite)
+        rc = rn_error_set(RN_EINVAL, "'%s' is a %s step, not a composite: run it with "
                             "`runnable execute-single-node`", step,
                             rn_node_type_name(node->type));
+
+    if (rc < 0) {
+        free(name);
+        return rc;
+    }
 
     iter_ctx it = {0};
     chain ch = {0};
     /* A fan-in reads every branch; one node reads only its own way down. */
     int partial = !mode && rn_store_reads_parts(e);
-    int rc = iter_parse(iter, &it);
+    rc = iter_parse(iter, &it);
     if (rc == 0) {
         setenv("RUNNABLE_RUN_ID", e->run_id, 1);
         if (*e->tag)
             setenv("RUNNABLE_RUN_TAG", e->tag, 1);
-        rc = open_run(e, partial);
+        rc = open_run(e, partial, &node, name);
     }
+    free(name);
     if (rc == 0) {
         e->created = 1;
         rc = build_chain(e, node, &it, &ch, partial);

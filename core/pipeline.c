@@ -194,6 +194,7 @@ typedef struct ctx {
     const json_t *positions;
     rn_task_check_fn check;
     void *check_data;
+    int partial;            /* the top-level graph has only some of its steps */
 } ctx;
 
 static char *xstrdup(ctx *c, const char *s)
@@ -1373,7 +1374,8 @@ static rn_graph *build_graph(ctx *c, const json_t *gj, const char *internal_name
     json_t *steps = json_object_get(gj, "steps");
     if (!steps || json_is_null(steps)) {
         report(c, g->pos, "%s has no 'steps'; add 'steps:' with at least one step", glabel);
-    } else if (!json_is_object(steps) || json_object_size(steps) == 0) {
+    } else if (!json_is_object(steps) ||
+               (json_object_size(steps) == 0 && !(c->partial && !parent))) {
         report(c, pos_of(c, ptr, "steps"), "%s: 'steps' must be a mapping of step name to "
                "step with at least one step, not %s", glabel,
                json_is_object(steps) ? "an empty mapping" : json_kind(steps));
@@ -1416,6 +1418,13 @@ terminals:
     if (!json_is_object(gj))
         goto out;
 
+    if (c->partial && !parent) {
+        /* One step of the top level (rn_pipeline_load_step): what its
+         * next, on_failure, depends_on and start_at name was left out, and
+         * the graph is run only one step at a time. */
+        g->partial = 1;
+        goto out;
+    }
     for (size_t i = 0; i < g->n_nodes; i++)
         if (uses_depends_on(g->nodes[i]))
             g->is_dag = 1;
@@ -1446,11 +1455,11 @@ out:
 /* ------------------------------------------------------------------ */
 
 static int pipeline_from_document(const char *name, json_t *doc, json_t *positions,
-                                  rn_task_check_fn check, void *check_data, rn_diag *diag,
-                                  rn_pipeline **out)
+                                  int partial, rn_task_check_fn check, void *check_data,
+                                  rn_diag *diag, rn_pipeline **out)
 {
     ctx c = {.file = name, .diag = diag, .positions = positions,
-             .check = check, .check_data = check_data};
+             .check = check, .check_data = check_data, .partial = partial};
     rn_pipeline *p = calloc(1, sizeof *p);
     size_t diag_from = diag->n;
     int rc = 0;
@@ -1461,6 +1470,7 @@ static int pipeline_from_document(const char *name, json_t *doc, json_t *positio
         return rn_error_set(RN_ENOMEM, "out of memory loading %s", name);
     }
     p->document = doc;
+    p->partial = partial;
 
     json_t *dag = json_is_object(doc) ? json_object_get(doc, "dag") : NULL;
     if (!json_is_object(doc)) {
@@ -1496,6 +1506,11 @@ static int pipeline_from_document(const char *name, json_t *doc, json_t *positio
 
 const json_t *rn_pipeline_dag_json(rn_pipeline *p)
 {
+    if (p->partial) {
+        /* Never record a graph with steps missing as the run's. */
+        rn_error_set(RN_EINVAL, "%s was loaded for one step only", p->file);
+        return NULL;
+    }
     if (!p->dag_json && !(p->dag_json = rn_dag_serialise(p->dag)))
         rn_error_set(RN_ENOMEM, "out of memory serialising %s", p->file);
     return p->dag_json;
@@ -1508,19 +1523,26 @@ const char *rn_pipeline_dag_hash(rn_pipeline *p)
     return p->dag_hash;
 }
 
-int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
-                     rn_diag *diag, rn_pipeline **out)
+int rn_pipeline_load_step(const char *path, const char *only_step, rn_task_check_fn check,
+                          void *check_data, rn_diag *diag, rn_pipeline **out)
 {
     json_t *doc = NULL, *positions = NULL;
+    int partial = 0;
     *out = NULL;
-    int rc = rn_yaml_load_file(path, &doc, &positions, diag);
+    int rc = rn_yaml_load_step(path, only_step, &doc, &positions, diag, &partial);
     if (rc == RN_EIO)
         return rn_error_set(RN_ENOENT, "%s", rn_error_last());
     if (rc < 0)
         return rc;
-    rc = pipeline_from_document(path, doc, positions, check, check_data, diag, out);
+    rc = pipeline_from_document(path, doc, positions, partial, check, check_data, diag, out);
     json_decref(positions);
     return rc;
+}
+
+int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
+                     rn_diag *diag, rn_pipeline **out)
+{
+    return rn_pipeline_load_step(path, NULL, check, check_data, diag, out);
 }
 
 int rn_pipeline_load_string(const char *text, size_t len, const char *name,
@@ -1532,7 +1554,7 @@ int rn_pipeline_load_string(const char *text, size_t len, const char *name,
     int rc = rn_yaml_load_string(text, len, name, &doc, &positions, diag);
     if (rc < 0)
         return rc;
-    rc = pipeline_from_document(name, doc, positions, check, check_data, diag, out);
+    rc = pipeline_from_document(name, doc, positions, 0, check, check_data, diag, out);
     json_decref(positions);
     return rc;
 }

@@ -83,6 +83,8 @@ struct rn_graph {
     int is_dag;              /* some step uses depends_on: no step has next
                                 or on_failure, start_at is optional */
     int stop_on_first_failure; /* `stop_on_first_failure`; 0 when absent */
+    int partial;             /* holds only the step it was loaded for
+                                (rn_pipeline_load_step): no edges, no start */
     void *name_index;        /* private to pipeline.c: name -> node */
 };
 
@@ -92,6 +94,7 @@ typedef struct rn_pipeline {
     json_t *dag_json;        /* run_config.dag: use rn_pipeline_dag_json() */
     char dag_hash[41];       /* use rn_pipeline_dag_hash() */
     json_t *document;        /* the whole YAML document as JSON */
+    int partial;             /* loaded for one top-level step only */
 } rn_pipeline;
 
 /* run_config.dag (spec/run-log.md 5.2) and the SHA-1 hex of its
@@ -113,6 +116,13 @@ typedef int (*rn_task_check_fn)(const char *command_type, const json_t *task, vo
  * RN_ENOENT when the file cannot be read. */
 int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
                      rn_diag *diag, rn_pipeline **out);
+/* For a process that runs one node: only top-level step `only_step` (the
+ * first segment of the node's internal name) is read and checked, with all
+ * it holds; p->partial says whether others were left out.  Such a
+ * pipeline has no run_config.dag (rn_pipeline_dag_json fails): load the
+ * whole file to make a run. */
+int rn_pipeline_load_step(const char *path, const char *only_step, rn_task_check_fn check,
+                          void *check_data, rn_diag *diag, rn_pipeline **out);
 /* The same from text in memory; `name` is used in diagnostics. */
 int rn_pipeline_load_string(const char *text, size_t len, const char *name,
                             rn_task_check_fn check, void *check_data, rn_diag *diag,
@@ -146,6 +156,14 @@ int rn_dag_hash(const json_t *dag, char out_hex[41]);
  * anchored text.  Syntax errors are added to diag.  Returns 0, RN_EINVAL
  * (diag explains), RN_ENOENT/RN_EIO (file), RN_ENOMEM. */
 int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag);
+/* The same with only one step of the top-level graph, `only_step`, among
+ * /dag/steps (NULL: all of them): the others are skipped as libyaml reads
+ * them, never built.  *partial (may be NULL) says whether any was left
+ * out; a file where leaving steps out could change what is kept (an
+ * anchor inside a skipped step, a merge key among the steps) is loaded
+ * whole. */
+int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
+                      json_t **positions, rn_diag *diag, int *partial);
 
 /* A position is one JSON integer (line, column and marker packed): a
  * pipeline of a thousand steps has thousands, and as [line, col] arrays

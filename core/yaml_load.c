@@ -77,6 +77,14 @@ typedef struct composer {
     ynode **stack;
     size_t depth, cap_stack;
     ynode *root;
+    /* Composing one step of the top-level graph (see rn_yaml_load_step):
+     * the other values of /dag/steps are skipped event by event. */
+    const char *only;
+    ynode *dag_map, *steps_map;
+    int skipping;           /* inside a skipped value */
+    size_t skip_depth;      /* its collections still open */
+    int skipped;            /* some step was left out */
+    int filter_off;         /* skipping proved unsafe: compose it all */
 } composer;
 
 static void cerr(composer *c, int line, int col, const char *fmt, ...)
@@ -259,6 +267,102 @@ static void syntax_error(composer *c, const yaml_parser_t *p)
              "of this line", problem);
 }
 
+/* ---- composing one step ------------------------------------------ */
+
+/* The collection a new node is added to, when it is a mapping's key. */
+static ynode *key_parent(const composer *c)
+{
+    if (!c->depth)
+        return NULL;
+    ynode *p = c->stack[c->depth - 1];
+    return p->kind == YN_MAP && p->n % 2 == 0 ? p : NULL;
+}
+
+/* The mapping a new node is the value of, and that value's key. */
+static const ynode *value_key(const composer *c, const ynode **map)
+{
+    *map = NULL;
+    if (!c->depth)
+        return NULL;
+    ynode *p = c->stack[c->depth - 1];
+    if (p->kind != YN_MAP || p->n % 2 == 0)
+        return NULL;
+    *map = p;
+    return p->items[p->n - 1];
+}
+
+static int scalar_is(const ynode *n, const char *text)
+{
+    return n && n->kind == YN_SCALAR && n->len == strlen(text) && !strcmp(n->value, text);
+}
+
+/* A mapping starts: note the root's `dag` and its `steps`. */
+static void note_graph_maps(composer *c, ynode *n)
+{
+    const ynode *map, *key = value_key(c, &map);
+    if (!key)
+        return;
+    ynode **slot = map == c->root && scalar_is(key, "dag")           ? &c->dag_map
+                   : map == c->dag_map && scalar_is(key, "steps") ? &c->steps_map
+                                                                  : NULL;
+    if (!slot)
+        return;
+    if (*slot)
+        c->filter_off = 1; /* written twice: let the full load say so */
+    *slot = n;
+}
+
+/*
+ * Scalar `n` is about to be added.  Returns 1 when it is the name of a
+ * step of /dag/steps other than the one wanted: the name is dropped and
+ * its value skipped.  Anything that would make skipping change the
+ * document (a merge key where steps could come from, a step name that is
+ * not a plain scalar) turns skipping off.
+ */
+static int skip_step(composer *c, const ynode *n)
+{
+    ynode *p = key_parent(c);
+    if (!p || (p != c->root && p != c->dag_map && p != c->steps_map))
+        return 0;
+    if (scalar_is(n, "<<")) {
+        c->filter_off = 1;
+        return 0;
+    }
+    if (p != c->steps_map || scalar_is(n, c->only))
+        return 0;
+    c->skipping = 1;
+    c->skip_depth = 0;
+    c->skipped = 1;
+    return 1;
+}
+
+/* An event inside a skipped value: 1 while the value goes on.  An anchor
+ * there could be used by a step that is kept: compose it all then. */
+static void skip_event(composer *c, const yaml_event_t *ev)
+{
+    switch (ev->type) {
+    case YAML_SCALAR_EVENT:
+        if (ev->data.scalar.anchor)
+            c->filter_off = 1;
+        break;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        if (ev->type == YAML_SEQUENCE_START_EVENT ? ev->data.sequence_start.anchor
+                                                  : ev->data.mapping_start.anchor)
+            c->filter_off = 1;
+        c->skip_depth++;
+        return;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        c->skip_depth--;
+        break;
+    default:
+        break;
+    }
+    if (!c->skip_depth)
+        c->skipping = 0;
+}
+
 /* Runs libyaml's parser over the text and builds the tree.  Returns 0 when
  * a tree (possibly NULL for an empty stream) was composed. */
 static int compose(composer *c)
@@ -280,6 +384,13 @@ static int compose(composer *c)
         }
         const yaml_mark_t *m = &ev.start_mark;
         ynode *n = NULL;
+        if (c->skipping) {
+            skip_event(c, &ev);
+            yaml_event_delete(&ev);
+            if (c->filter_off)
+                break;
+            continue;
+        }
         switch (ev.type) {
         case YAML_STREAM_END_EVENT:
             done = 1;
@@ -306,6 +417,8 @@ static int compose(composer *c)
             n->len = ev.data.scalar.length;
             n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             n->complete = 1;
+            if (c->only && skip_step(c, n))
+                break;
             if (add_child(c, n) == 0)
                 register_anchor(c, ev.data.scalar.anchor, n);
             break;
@@ -321,6 +434,12 @@ static int compose(composer *c)
             }
             n = node_new(c, is_seq ? YN_SEQ : YN_MAP, m,
                          is_seq ? ev.data.sequence_start.tag : ev.data.mapping_start.tag);
+            if (c->only && n) {
+                if (key_parent(c) == c->steps_map && c->steps_map)
+                    c->filter_off = 1; /* a step named by a collection */
+                else if (!is_seq)
+                    note_graph_maps(c, n);
+            }
             if (!n || add_child(c, n) < 0 || push(c, n) < 0)
                 break;
             register_anchor(c, is_seq ? ev.data.sequence_start.anchor
@@ -334,6 +453,8 @@ static int compose(composer *c)
             break;
         case YAML_ALIAS_EVENT: {
             const char *name = (const char *)ev.data.alias.anchor;
+            if (c->only && key_parent(c) && key_parent(c) == c->steps_map)
+                c->filter_off = 1; /* a step named by an alias */
             ynode *target = find_anchor(c, name);
             if (!target) {
                 cerr(c, (int)m->line + 1, (int)m->column + 1,
@@ -364,7 +485,7 @@ static int compose(composer *c)
             break;
         }
         yaml_event_delete(&ev);
-        if (c->nomem)
+        if (c->nomem || c->filter_off)
             break;
     }
     yaml_parser_delete(&parser);
@@ -993,8 +1114,17 @@ static json_t *convert(conv *v, const ynode *n)
 /* Entry points                                                        */
 /* ------------------------------------------------------------------ */
 
-int rn_yaml_load_string(const char *text, size_t len, const char *name,
-                        json_t **out, json_t **positions, rn_diag *diag)
+static void composer_free(composer *c)
+{
+    for (size_t i = 0; i < c->n_anchors; i++)
+        free(c->anchors[i].name);
+    free(c->anchors);
+    free(c->stack);
+    nodes_free(c->all);
+}
+
+static int load_text(const char *text, size_t len, const char *name, const char *only,
+                     json_t **out, json_t **positions, rn_diag *diag, int *partial)
 {
     composer c = {0};
     conv v = {0};
@@ -1009,10 +1139,21 @@ int rn_yaml_load_string(const char *text, size_t len, const char *name,
     c.text_len = len;
     c.diag = diag;
     c.diag_start = diag->n;
+    c.only = only;
 
     /* Undefined aliases leave a usable tree; keep going to report
      * what else is wrong.  A syntax error leaves only part of one. */
-    if (compose(&c) < 0 || c.syntax) {
+    int crc = compose(&c);
+    if (c.filter_off && !c.nomem) {
+        composer_free(&c);
+        rn_diag_truncate(diag, c.diag_start);
+        c = (composer){.file = name, .text = text, .text_len = len, .diag = diag,
+                       .diag_start = diag->n};
+        crc = compose(&c);
+    }
+    if (partial)
+        *partial = c.skipped;
+    if (crc < 0 || c.syntax) {
         rc = c.nomem ? RN_ENOMEM : RN_EINVAL;
         goto done;
     }
@@ -1037,11 +1178,7 @@ int rn_yaml_load_string(const char *text, size_t len, const char *name,
 
 done:
     rn_diag_sort_from(diag, c.diag_start);
-    for (size_t i = 0; i < c.n_anchors; i++)
-        free(c.anchors[i].name);
-    free(c.anchors);
-    free(c.stack);
-    nodes_free(c.all);
+    composer_free(&c);
     free(v.path);
     if (rc == RN_ENOMEM)
         rn_error_set(RN_ENOMEM, "out of memory while reading %s", name ? name : "YAML");
@@ -1099,17 +1236,31 @@ static int read_all(const char *path, char **out, size_t *out_len)
     return 0;
 }
 
-int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag)
+int rn_yaml_load_string(const char *text, size_t len, const char *name,
+                        json_t **out, json_t **positions, rn_diag *diag)
+{
+    return load_text(text, len, name, NULL, out, positions, diag, NULL);
+}
+
+int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
+                      json_t **positions, rn_diag *diag, int *partial)
 {
     char *text = NULL;
     size_t len = 0;
     *out = NULL;
     if (positions)
         *positions = NULL;
+    if (partial)
+        *partial = 0;
     int rc = read_all(path, &text, &len);
     if (rc < 0)
         return rc;
-    rc = rn_yaml_load_string(text, len, path, out, positions, diag);
+    rc = load_text(text, len, path, only_step, out, positions, diag, partial);
     free(text);
     return rc;
+}
+
+int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag)
+{
+    return rn_yaml_load_step(path, NULL, out, positions, diag, NULL);
 }

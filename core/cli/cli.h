@@ -57,13 +57,17 @@ int rn_cli_log_level(const char *level);
 
 /* rn_engine_prepare with the CLI's reporting: configuration warnings,
  * every diagnostic (with RN_CLI_COUNT in flags, how many there were) or the
- * hard error; RN_CLI_NODE prepares one node of a run (no executor).
- * RN_EXIT_OK with *e ready; else the exit status (RN_EXIT_USAGE for bad
- * input, `hard_code` for other failures) with *e freed and NULL. */
-enum { RN_CLI_COUNT = 1, RN_CLI_NODE = 2 };
+ * hard error.  RN_EXIT_OK with *e ready; else the exit status
+ * (RN_EXIT_USAGE for bad input, `hard_code` for other failures) with *e
+ * freed and NULL. */
+enum { RN_CLI_COUNT = 1 };
 struct rn_engine;
 int rn_cli_prepare(const struct rn_run_options *o, int flags, int hard_code,
                    struct rn_engine **e);
+/* The same for node `node_step` of a run (rn_engine_prepare_node: no
+ * executor, only the top-level step holding the node is read). */
+int rn_cli_prepare_node(const struct rn_run_options *o, const char *node_step, int flags,
+                        int hard_code, struct rn_engine **e);
 
 /* The run-log store `config_file` names (NULL: the embedded default),
  * opened without a pipeline (store.c).  RN_EXIT_OK, or RN_EXIT_USAGE after

@@ -214,7 +214,7 @@ static int run_node(const char *cmd, int argc, char **argv, int fan)
     o.run_id = run_id;
 
     rn_engine *e = NULL;
-    int code = rn_cli_prepare(&o, RN_CLI_NODE, RN_EXIT_FAILED, &e);
+    int code = rn_cli_prepare_node(&o, step, 0, RN_EXIT_FAILED, &e);
     if (code == RN_EXIT_OK) {
         int ok = 0;
         char *value = NULL;

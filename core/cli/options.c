@@ -70,9 +70,15 @@ int rn_cli_pipeline_arg(const char *cmd, int argc, char **argv, const char **fil
 
 int rn_cli_prepare(const rn_run_options *o, int flags, int hard_code, rn_engine **e)
 {
+    return rn_cli_prepare_node(o, NULL, flags, hard_code, e);
+}
+
+int rn_cli_prepare_node(const rn_run_options *o, const char *node_step, int flags,
+                        int hard_code, rn_engine **e)
+{
     rn_diag diag = {0};
     *e = NULL;
-    int rc = rn_engine_prepare_node(o, (flags & RN_CLI_NODE) != 0, &diag, e);
+    int rc = rn_engine_prepare_node(o, node_step, &diag, e);
     if (*e && (*e)->config)
         rn_cli_print_warnings(&(*e)->config->warnings);
     int code = RN_EXIT_OK;

@@ -147,4 +147,35 @@ expect_rc 2 "a step of a map that was not fanned out"
 expect_err_has "fanned out first" "the message says to fan out first"
 rn execute-single-node r2 p.yaml
 expect_rc 2 "a missing argument"
+
+# A node's process reads only the top-level step it runs in (the run's
+# maker checked the rest): except when it makes the run, which records the
+# whole graph, so that is read and checked then.
+workdir one_step
+cat >good.yaml <<'YAML'
+dag:
+  start_at: a
+  steps:
+    a: {type: task, command_type: shell, command: "true", next: b}
+    b: {type: task, command_type: shell, command: "true", next: c}
+    c: {type: stub, next: success}
+YAML
+{ cat good.yaml; printf '    d: {type: task, command_type: shell, next: success}\n'; } >bad.yaml
+rn execute good.yaml whole
+expect_rc 0 "the reference run"
+rn execute-single-node byNode good.yaml b
+expect_rc 0 "a node that makes the run"
+assert_py .run_log_store/byNode.json "doc['dag_hash'] == json.load(open('$PWD/.run_log_store/whole.json'))['dag_hash'] and doc['run_config']['dag'] == json.load(open('$PWD/.run_log_store/whole.json'))['run_config']['dag']" \
+    "the run it makes records the whole graph (execute's dag and dag_hash)"
+rn execute-single-node other bad.yaml b
+expect_rc 2 "making a run from a file with a broken step elsewhere is an input error"
+expect_err_has "bad.yaml:7:" "the error points at the broken step"
+[ ! -e .run_log_store/other.json ] || fail "nothing is written for a broken file"
+pass "nothing is written for a broken file"
+rn execute-single-node byNode bad.yaml c
+expect_rc 0 "a node of a stored run reads only its own step"
+rn execute-single-node byNode good.yaml success
+expect_rc 0 "the end node reads the whole graph"
+assert_eq_py .run_log_store/byNode.json '[doc["steps"][s]["status"] for s in ("b", "c", "success")]' \
+    '["SUCCESS", "SUCCESS", "SUCCESS"]' "the run log holds every node run"
 done_testing

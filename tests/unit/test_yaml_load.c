@@ -347,6 +347,107 @@ static void test_empty_and_files(void **state)
     rn_diag_free(&d);
 }
 
+/* rn_yaml_load_step on `text` (through a file), then the same whole:
+ * returns the partial document; *whole gets the full one. */
+static json_t *load_step(const char *text, const char *only, int *partial, json_t **whole,
+                         json_t **positions)
+{
+    char path[] = "/tmp/rn_yaml_stepXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    rn_diag d = {0};
+    json_t *doc = NULL;
+    assert_int_equal(rn_yaml_load_step(path, only, &doc, positions, &d, partial), 0);
+    assert_int_equal(d.n, 0);
+    assert_int_equal(rn_yaml_load_file(path, whole, NULL, &d), 0);
+    remove(path);
+    rn_diag_free(&d);
+    return doc;
+}
+
+static const json_t *step_of(const json_t *doc, const char *name)
+{
+    return json_object_get(json_object_get(json_object_get(doc, "dag"), "steps"), name);
+}
+
+static void test_one_step(void **state)
+{
+    (void)state;
+    int partial = -1;
+    json_t *whole = NULL, *pos = NULL;
+    /* Only b is built; the rest of the document is as written. */
+    const char *plain = "parameters: {x: 1}\n"
+                        "dag:\n"
+                        "  start_at: a\n"
+                        "  steps:\n"
+                        "    a: {type: task, command: 'true', next: b, returns: [{name: r}]}\n"
+                        "    b:\n"
+                        "      type: map\n"
+                        "      iterate_on: xs\n"
+                        "      branch: {start_at: c, steps: {c: {type: stub, next: success}}}\n"
+                        "    c: just text\n"
+                        "    d: [1, [2, {e: 3}]]\n"
+                        "  description: after the steps\n";
+    json_t *doc = load_step(plain, "b", &partial, &whole, &pos);
+    assert_int_equal(partial, 1);
+    json_t *steps = json_object_get(json_object_get(doc, "dag"), "steps");
+    assert_int_equal(json_object_size(steps), 1);
+    assert_true(json_equal(step_of(doc, "b"), step_of(whole, "b")));
+    assert_true(json_equal(json_object_get(doc, "parameters"), json_object_get(whole, "parameters")));
+    json_object_del(json_object_get(whole, "dag"), "steps");
+    json_object_del(json_object_get(doc, "dag"), "steps");
+    assert_true(json_equal(doc, whole));
+    int line, col;
+    assert_int_equal(rn_yaml_pos_get(json_object_get(pos, "/dag/steps/b/branch/steps/c"), &line,
+                                     &col, NULL), 0);
+    assert_int_equal(line, 9);
+    assert_null(json_object_get(pos, "/dag/steps/a"));
+    json_decref(doc);
+    json_decref(whole);
+    json_decref(pos);
+
+    /* A step that is not there: no steps at all. */
+    doc = load_step(plain, "zz", &partial, &whole, NULL);
+    assert_int_equal(partial, 1);
+    assert_int_equal(json_object_size(json_object_get(json_object_get(doc, "dag"), "steps")), 0);
+    json_decref(doc);
+    json_decref(whole);
+
+    /* An anchor inside a step that would be skipped, used by the kept one,
+     * and a merge key among the steps: the whole file is read. */
+    const char *unsafe[] = {
+        "dag:\n  steps:\n    a: {type: task, command: &cmd 'echo hi'}\n"
+        "    b: {type: task, command: *cmd}\n",
+        "more: &more {z: {type: stub}}\n"
+        "dag:\n  steps:\n    <<: *more\n    a: {type: stub}\n    b: {type: stub}\n",
+    };
+    for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++) {
+        doc = load_step(unsafe[i], "b", &partial, &whole, NULL);
+        assert_int_equal(partial, 0);
+        assert_true(json_equal(doc, whole));
+        json_decref(doc);
+        json_decref(whole);
+    }
+
+    /* Whatever is skipped is still read: a syntax error after it is found. */
+    char path[] = "/tmp/rn_yaml_stepXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n", f);
+    fclose(f);
+    rn_diag d = {0};
+    assert_int_equal(rn_yaml_load_step(path, "a", &doc, NULL, &d, &partial), RN_EINVAL);
+    assert_null(doc);
+    assert_true(d.n >= 1);
+    assert_int_equal(d.items[0].line, 5);
+    remove(path);
+    rn_diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_syntax_errors),
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_empty_and_files),
+        cmocka_unit_test(test_one_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
