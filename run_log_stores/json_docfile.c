@@ -168,6 +168,12 @@ struct rn_docfile {
     /* The caller's run_config object last written (a held reference, so
      * its address cannot be reused): see rn_docfile_set_root(). */
     json_t *rc_seen;
+    /* Where the root's run_config member lies inside its mid part (from
+     * the comma before it to the end of its value), as the last scan
+     * found it; rc_to 0 when unknown or the mid part changed since.  A
+     * head read leaves those bytes in the file: for a large pipeline they
+     * are hundreds of kilobytes nobody reading the head needs. */
+    size_t rc_from, rc_to;
     /* The document as the last load parsed it, while memory still holds
      * exactly that and the file was this writer's own text: handed to the
      * first rn_docfile_json() after the load, which would otherwise read
@@ -728,6 +734,8 @@ static int take_parts(rn_docfile *df, df_node *n, unsigned mask, const rn_buf *b
         }
     }
     rn_buf_free(&old);
+    if (!n->parent && (changed & BIT(P_MID)))
+        df->rc_to = 0;
     /* Listed first: fresh text that no flush knows of would be lost. */
     if (!rc && changed)
         rc = mark_dirty(df, n);
@@ -799,11 +807,55 @@ static size_t first_kid_at(const df_node *n, size_t at)
  * the visible file, adjacent ones in one read); with `assign`, the parts
  * get their new offsets.  Both kinds of walk take the same decisions.
  */
+/*
+ * The text a flush rewrites, as pieces in order: unwritten text in
+ * memory, spaces, or a range of the visible file (which moves).  Written
+ * to the shadow with copy_file_range, the ranges never pass through this
+ * process's memory: a step written in the middle of a large run moves
+ * the half of the file after it, and reading that into a buffer cost a
+ * page fault per 4 kB.
+ */
+enum { SEG_FILE, SEG_MEM, SEG_SPACES };
+
+typedef struct df_seg {
+    int kind;
+    size_t off, len;         /* SEG_FILE: where in the visible file */
+    const char *mem;         /* SEG_MEM: valid until the flush commits */
+} df_seg;
+
+typedef struct df_segs {
+    df_seg *v;
+    size_t n, cap;
+    size_t len;              /* bytes in all */
+} df_segs;
+
+static int segs_add(df_segs *s, int kind, size_t off, size_t len, const char *mem)
+{
+    df_seg *last = s->n ? &s->v[s->n - 1] : NULL;
+    s->len += len;
+    if (last && last->kind == kind &&
+        ((kind == SEG_FILE && last->off + last->len == off) || kind == SEG_SPACES)) {
+        last->len += len;
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t ncap = s->cap ? s->cap * 2 : 16;
+        df_seg *nv = realloc(s->v, ncap * sizeof *nv);
+        if (!nv)
+            return oom();
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = (df_seg){kind, off, len, mem};
+    return 0;
+}
+
 typedef struct df_walk {
     rn_docfile *df;
     size_t x, cursor;
     int assign;
     rn_buf *out;
+    df_segs *segs;           /* instead of out: the text as pieces */
     size_t gap;              /* the root's gap; SIZE_MAX: as the layout decides */
     size_t end;              /* the new length of the document */
     size_t rd_off, rd_len;   /* file bytes still to append to out */
@@ -820,6 +872,9 @@ static void walk_drain(df_walk *w)
 static void walk_part(df_walk *w, df_node *n, int p)
 {
     size_t len = n->len[p];
+    if (w->segs && len && !w->rc)
+        w->rc = n->fresh & BIT(p) ? segs_add(w->segs, SEG_MEM, 0, len, n->text + fresh_at(n, p))
+                                  : segs_add(w->segs, SEG_FILE, n->off[p], len, NULL);
     if (w->out && len && !w->rc) {
         if (n->fresh & BIT(p)) {
             walk_drain(w);
@@ -840,6 +895,8 @@ static void walk_part(df_walk *w, df_node *n, int p)
 
 static void walk_spaces(df_walk *w, size_t k)
 {
+    if (w->segs && k && !w->rc)
+        w->rc = segs_add(w->segs, SEG_SPACES, 0, k, NULL);
     if (w->out && k && !w->rc) {
         walk_drain(w);
         if (!w->rc)
@@ -928,12 +985,36 @@ static void walk(df_walk *w, df_node *n)
 static int walk_doc(rn_docfile *df, size_t x, rn_buf *out, int assign, size_t gap, size_t *y,
                     size_t *end)
 {
-    df_walk w = {df, x, x, assign, out, gap, x, 0, 0, 0};
+    df_walk w = {df, x, x, assign, out, NULL, gap, x, 0, 0, 0};
     walk(&w, df->root);
     walk_drain(&w);
     *y = w.cursor;
     *end = w.end;
     return w.rc;
+}
+
+/* walk_doc's text as pieces (no assignment, the layout's own gap). */
+static int walk_doc_segs(rn_docfile *df, size_t x, df_segs *segs, size_t *y, size_t *end)
+{
+    df_walk w = {df, x, x, 0, NULL, segs, SIZE_MAX, x, 0, 0, 0};
+    walk(&w, df->root);
+    *y = w.cursor;
+    *end = w.end;
+    return w.rc;
+}
+
+/* The pieces' text in one buffer (for a write in place, whose ranges
+ * would overlap their destination). */
+static int segs_text(rn_docfile *df, const df_segs *segs, rn_buf *out)
+{
+    int rc = buf_reserve(out, segs->len);
+    for (size_t i = 0; !rc && i < segs->n; i++) {
+        const df_seg *g = &segs->v[i];
+        rc = g->kind == SEG_FILE  ? read_visible(df, g->off, g->len, out)
+             : g->kind == SEG_MEM ? rn_buf_append(out, g->mem, g->len)
+                                  : put_spaces(out, g->len);
+    }
+    return rc;
 }
 
 /* ---- files --------------------------------------------------------- */
@@ -1006,6 +1087,63 @@ static int pad_tail(rn_docfile *df, int fd, size_t end, size_t phys, size_t *new
     return rc;
 }
 
+/* Copy `len` bytes at `src` of the visible file to `dst` in `fd` (the
+ * shadow). */
+static int copy_range(rn_docfile *df, int fd, size_t src, size_t dst, size_t len)
+{
+    int rc = vis_open(df);
+    /* The kernel copies page-cache pages without a buffer here (whose
+     * every page would be a fault); some file-system pairs refuse. */
+    while (!rc && len) {
+        loff_t in = (loff_t)src, out = (loff_t)dst;
+        ssize_t n = copy_file_range(df->rd_fd, &in, fd, &out, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        src += (size_t)n;
+        dst += (size_t)n;
+        len -= (size_t)n;
+    }
+    rn_buf buf = {0};
+    while (!rc && len) {
+        size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
+        buf.len = 0;
+        rc = read_visible(df, src, k, &buf);
+        if (!rc && pwrite_all(fd, buf.data, k, dst) != 0)
+            rc = io_error("write", SHADOW(df));
+        src += k;
+        dst += k;
+        len -= k;
+    }
+    rn_buf_free(&buf);
+    return rc;
+}
+
+/* The pieces of `segs` into `fd` (the shadow) from offset `at`. */
+static int write_segs(rn_docfile *df, int fd, const df_segs *segs, size_t at)
+{
+    static const char spaces[4096] = {[0 ... 4095] = ' '};
+    int rc = 0;
+    for (size_t i = 0; !rc && i < segs->n; i++) {
+        const df_seg *g = &segs->v[i];
+        if (g->kind == SEG_FILE) {
+            rc = copy_range(df, fd, g->off, at, g->len);
+        } else if (g->kind == SEG_MEM) {
+            if (pwrite_all(fd, g->mem, g->len, at) != 0)
+                rc = io_error("write", SHADOW(df));
+        } else {
+            for (size_t k = 0; !rc && k < g->len; k += sizeof spaces) {
+                size_t m = g->len - k < sizeof spaces ? g->len - k : sizeof spaces;
+                if (pwrite_all(fd, spaces, m, at + k) != 0)
+                    rc = io_error("write", SHADOW(df));
+            }
+        }
+        at += g->len;
+    }
+    return rc;
+}
+
 /* Copy [a, b) of the visible file to the same place in `fd` (the
  * shadow), leaving out [x, y), which is written afterwards. */
 static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t y)
@@ -1014,29 +1152,7 @@ static int copy_out(rn_docfile *df, int fd, size_t a, size_t b, size_t x, size_t
         int rc = copy_out(df, fd, a, b < x ? b : x, NONE_OFF, 0);
         return rc ? rc : copy_out(df, fd, a > y ? a : y, b, NONE_OFF, 0);
     }
-    rn_buf buf = {0};
-    int rc = a < b ? vis_open(df) : 0;
-    /* The kernel copies page-cache pages without a buffer here (whose
-     * every page would be a fault); some file-system pairs refuse. */
-    while (!rc && a < b) {
-        loff_t in = (loff_t)a, out = (loff_t)a;
-        ssize_t n = copy_file_range(df->rd_fd, &in, fd, &out, b - a, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        a += (size_t)n;
-    }
-    while (!rc && a < b) {
-        size_t k = b - a < COPY_CHUNK ? b - a : COPY_CHUNK;
-        buf.len = 0;
-        rc = read_visible(df, a, k, &buf);
-        if (!rc && pwrite_all(fd, buf.data, k, a) != 0)
-            rc = io_error("write", SHADOW(df));
-        a += k;
-    }
-    rn_buf_free(&buf);
-    return rc;
+    return a < b ? copy_range(df, fd, a, a, b - a) : 0;
 }
 
 static int open_shadow(rn_docfile *df, int flags, int *fd)
@@ -1062,7 +1178,7 @@ static int open_shadow(rn_docfile *df, int flags, int *fd)
  * flush.  *done is set once the new version is visible (a later failure
  * to sync the folder does not undo that).
  */
-static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *suf,
+static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const df_segs *suf,
                             const df_patch *cur, size_t ncur, size_t end, int *done)
 {
     int known = df->sh_known && df->mode == MODE_EXCHANGE;
@@ -1112,8 +1228,8 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
             rc = copy_out(df, fd, r->off, b, x, y);
         }
     }
-    if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
-        rc = io_error("write", SHADOW(df));
+    if (!rc && x != NONE_OFF)
+        rc = write_segs(df, fd, suf, x);
     if (!rc && write_patches(fd, cur, ncur) != 0)
         rc = io_error("write", SHADOW(df));
     TRY(pad_tail(df, fd, end, phys, &newphys, SHADOW(df)));
@@ -1191,16 +1307,23 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const rn_buf *su
 
 /* The fallback where names cannot be exchanged: patch the visible file.
  * Returns 1 when the change is too large for that (caller copies). */
-static int write_in_place(rn_docfile *df, size_t x, const rn_buf *suf, const df_patch *cur,
+static int write_in_place(rn_docfile *df, size_t x, const df_segs *segs, const df_patch *cur,
                           size_t ncur, size_t end)
 {
-    if (df->vis != VIS_OURS || x == 0 || (x != NONE_OFF && suf->len > INPLACE_MAX))
+    if (df->vis != VIS_OURS || x == 0 || (x != NONE_OFF && segs->len > INPLACE_MAX))
         return 1;
+    /* Read before anything is written: the text moves within the file. */
+    rn_buf text = {0}, *suf = &text;
+    if (x != NONE_OFF && segs_text(df, segs, &text) != 0) {
+        rn_buf_free(&text);
+        return 1;
+    }
     int fd = open(df->path, O_WRONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || st.st_ino != df->vis_ino || st.st_dev != df->vis_dev) {
         if (fd >= 0)
             close(fd);
+        rn_buf_free(&text);
         return 1;
     }
     /* From here on a failure leaves the file partly written. */
@@ -1210,6 +1333,7 @@ static int write_in_place(rn_docfile *df, size_t x, const rn_buf *suf, const df_
         rc = io_error("write", df->path);
     if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
         rc = io_error("write", df->path);
+    rn_buf_free(&text);
     TRY(pad_tail(df, fd, end, (size_t)df->vis_size, &newphys, df->path));
     if (!rc && df->fsync_it && fsync(fd) != 0)
         rc = io_error("sync", df->path);
@@ -1259,7 +1383,7 @@ int rn_docfile_flush(rn_docfile *df)
     size_t x = df->need_full ? 0 : df->x, y = 0, end = df->end;
     df_patch *cur = NULL;
     size_t ncur = 0, cap = 0;
-    rn_buf suf = {0};
+    df_segs suf = {0};
 
     /* 1. Unwritten parts before x are rewritten where they are. */
     for (size_t i = 0; !rc && i < df->ndirty; i++) {
@@ -1283,7 +1407,7 @@ int rn_docfile_flush(rn_docfile *df)
 
     /* 2. What moves, unchanged parts read back from the file. */
     if (!rc && x != NONE_OFF)
-        rc = walk_doc(df, x, &suf, 0, SIZE_MAX, &y, &end);
+        rc = walk_doc_segs(df, x, &suf, &y, &end);
 
     /* 3. Write it. */
     int done = 0;
@@ -1299,7 +1423,7 @@ int rn_docfile_flush(rn_docfile *df)
      * the previous version (unless patching it in place failed: stale). */
     if (done)
         commit(df, x, SIZE_MAX, end);
-    rn_buf_free(&suf);
+    free(suf.v);
     free(cur);
     vis_close(df);
     return rc;
@@ -1725,6 +1849,7 @@ static int scan_node(scan_ctx *c, df_node *n, const char *start, const char *obj
     int rc;
     if (p < c->end && *p == '}')
         return SCAN_GIVE_UP; /* no children member */
+    const char *prev = NULL; /* the end of the member before */
     for (;;) {
         const char *key, *v;
         size_t klen;
@@ -1765,8 +1890,15 @@ static int scan_node(scan_ctx *c, df_node *n, const char *start, const char *obj
                 c->root_name = v;
                 c->root_name_len = (size_t)(ve - v);
             }
+            if (!n->parent && slot && prev && !rest && !esc && klen == 10 &&
+                !memcmp(key, "run_config", 10)) {
+                /* The status slot's padding is not the mid part's. */
+                c->df->rc_from = (size_t)((prev < slot_end ? slot_end : prev) - c->base);
+                c->df->rc_to = (size_t)(ve - c->base);
+            }
             p = ve;
         }
+        prev = p;
         p = rn_json_skip_ws(p, c->end);
         if (p >= c->end)
             return SCAN_GIVE_UP;
@@ -1843,6 +1975,7 @@ static int scan_load(rn_docfile *df, const char *text, size_t len, const struct 
 
 int rn_docfile_load(rn_docfile *df)
 {
+    df->rc_to = 0;
     int fd = open(df->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
@@ -2154,7 +2287,13 @@ int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_k
     rn_buf t = {0};
     for (int p = P_OPEN; !rc && p <= P_SLOT; p++)
         rc = part_text(df, n, p, &t);
-    if (!rc && kind == RN_DF_RUN && !n->parent) {
+    size_t mid_at = n->off[P_MID], mid_end = mid_at + n->len[P_MID];
+    if (!rc && kind == RN_DF_RUN && !n->parent && df->rc_to && !(n->fresh & BIT(P_MID)) &&
+        df->rc_from >= mid_at && df->rc_to <= mid_end && df->rc_from < df->rc_to) {
+        /* Around run_config, which stays in the file. */
+        rc = read_visible(df, mid_at, df->rc_from - mid_at, &t);
+        TRY(read_visible(df, df->rc_to, mid_end - df->rc_to, &t));
+    } else if (!rc && kind == RN_DF_RUN && !n->parent) {
         rn_buf mid = {0};
         rc = part_text(df, n, P_MID, &mid);
         TRY(put_mid_without_run_config(&t, mid.data, mid.len));
