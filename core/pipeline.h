@@ -157,11 +157,12 @@ int rn_dag_hash(const json_t *dag, char out_hex[41]);
  * (diag explains), RN_ENOENT/RN_EIO (file), RN_ENOMEM. */
 int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag);
 /* The same with only one step of the top-level graph, `only_step`, among
- * /dag/steps (NULL: all of them): the others are skipped as libyaml reads
- * them, never built.  *partial (may be NULL) says whether any was left
- * out; a file where leaving steps out could change what is kept (an
- * anchor inside a skipped step, a merge key among the steps) is loaded
- * whole. */
+ * /dag/steps (NULL: all of them): the steps before it are skipped as
+ * libyaml reads them, never built, and reading stops after its value
+ * (what follows cannot change it).  *partial (may be NULL) says whether
+ * anything was left out; a file where leaving steps out could change what
+ * is kept (an anchor inside a skipped step, a merge key among the steps
+ * before it) is loaded whole. */
 int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
                       json_t **positions, rn_diag *diag, int *partial);
 

@@ -84,6 +84,7 @@ typedef struct composer {
     int skipping;           /* inside a skipped value */
     size_t skip_depth;      /* its collections still open */
     int skipped;            /* some step was left out */
+    int kept;               /* the step's name was read: stop after its value */
     int filter_off;         /* skipping proved unsafe: compose it all */
 } composer;
 
@@ -328,8 +329,12 @@ static int skip_step(composer *c, const ynode *n)
         c->filter_off = 1;
         return 0;
     }
-    if (p != c->steps_map || scalar_is(n, c->only))
+    if (p != c->steps_map)
         return 0;
+    if (scalar_is(n, c->only)) {
+        c->kept = 1;
+        return 0;
+    }
     c->skipping = 1;
     c->skip_depth = 0;
     c->skipped = 1;
@@ -487,6 +492,14 @@ static int compose(composer *c)
         yaml_event_delete(&ev);
         if (c->nomem || c->filter_off)
             break;
+        /* The step's value is complete: nothing after it is needed (what
+         * follows can neither change an explicit key nor be used by it),
+         * so libyaml does not read the rest of the file. */
+        if (c->kept && c->depth && c->stack[c->depth - 1] == c->steps_map &&
+            c->steps_map->n % 2 == 0) {
+            c->skipped = 1;
+            break;
+        }
     }
     yaml_parser_delete(&parser);
     return c->nomem ? -1 : 0;

@@ -378,7 +378,7 @@ static void test_one_step(void **state)
     (void)state;
     int partial = -1;
     json_t *whole = NULL, *pos = NULL;
-    /* Only b is built; the rest of the document is as written. */
+    /* Only b is built; what comes before it is as written. */
     const char *plain = "parameters: {x: 1}\n"
                         "dag:\n"
                         "  start_at: a\n"
@@ -397,8 +397,11 @@ static void test_one_step(void **state)
     assert_int_equal(json_object_size(steps), 1);
     assert_true(json_equal(step_of(doc, "b"), step_of(whole, "b")));
     assert_true(json_equal(json_object_get(doc, "parameters"), json_object_get(whole, "parameters")));
+    /* What follows the kept step is not read. */
+    assert_null(json_object_get(json_object_get(doc, "dag"), "description"));
     json_object_del(json_object_get(whole, "dag"), "steps");
     json_object_del(json_object_get(doc, "dag"), "steps");
+    json_object_del(json_object_get(whole, "dag"), "description");
     assert_true(json_equal(doc, whole));
     int line, col;
     assert_int_equal(rn_yaml_pos_get(json_object_get(pos, "/dag/steps/b/branch/steps/c"), &line,
@@ -432,18 +435,26 @@ static void test_one_step(void **state)
         json_decref(whole);
     }
 
-    /* Whatever is skipped is still read: a syntax error after it is found. */
+    /* What is skipped before the step is still read (a syntax error there
+     * is found); after the step's value nothing more is read. */
     char path[] = "/tmp/rn_yaml_stepXXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     FILE *f = fdopen(fd, "w");
-    fputs("dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n", f);
+    fputs("dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n    c: {type: stub}\n", f);
     fclose(f);
     rn_diag d = {0};
-    assert_int_equal(rn_yaml_load_step(path, "a", &doc, NULL, &d, &partial), RN_EINVAL);
+    assert_int_equal(rn_yaml_load_step(path, "c", &doc, NULL, &d, &partial), RN_EINVAL);
     assert_null(doc);
     assert_true(d.n >= 1);
     assert_int_equal(d.items[0].line, 5);
+    rn_diag_free(&d);
+    assert_int_equal(rn_yaml_load_step(path, "a", &doc, NULL, &d, &partial), 0);
+    assert_int_equal(partial, 1);
+    json_t *want = json_pack("{s:s}", "type", "stub");
+    assert_true(json_equal(step_of(doc, "a"), want));
+    json_decref(want);
+    json_decref(doc);
     remove(path);
     rn_diag_free(&d);
 }
