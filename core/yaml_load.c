@@ -19,6 +19,7 @@
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,15 +47,25 @@ typedef struct ynode ynode;
 struct ynode {
     yn_kind kind;
     int line, col;          /* 1-based */
+    int plain;              /* plain (unquoted, non-block) scalar */
+    int complete;           /* collection end seen: aliasing it is safe */
     char *tag;              /* as resolved by libyaml, NULL when none */
     char *value;            /* scalars */
     size_t len;
-    int plain;              /* plain (unquoted, non-block) scalar */
-    ynode **items;          /* seq: items; map: key0, val0, key1, ... */
-    size_t n, cap;
-    int complete;           /* collection end seen: aliasing it is safe */
-    ynode *all_next;        /* every node, for freeing */
+    ynode **items;          /* seq: items; map: key0, val0, key1, ...
+                               (set at the collection's end) */
+    size_t n;
+    size_t start;           /* while open: its first item in composer.pend */
 };
+
+/* The tree (nodes, texts, item lists) lives in a few large blocks freed
+ * together: a malloc per YAML node made a thousand-step file cost tens of
+ * thousands of allocations, and their page faults. */
+typedef struct ablock {
+    struct ablock *next;
+    size_t used, cap;
+    max_align_t data[];
+} ablock;
 
 typedef struct anchor {
     char *name;
@@ -70,8 +81,10 @@ typedef struct composer {
     int errors;
     int syntax;             /* libyaml gave up: the tree is partial */
     int nomem;
-    ynode *all;
+    ablock *blocks;
     size_t n_nodes;
+    ynode **pend;           /* the items of the open collections, in order */
+    size_t pend_n, pend_cap;
     anchor *anchors;
     size_t n_anchors, cap_anchors;
     ynode **stack;
@@ -109,36 +122,64 @@ static void cerr(composer *c, int line, int col, const char *fmt, ...)
     rn_diag_add(c->diag, c->file, line, col, "%s", msg);
 }
 
+static void *arena_alloc(composer *c, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    ablock *b = c->blocks;
+    if (!b || b->cap - b->used < n) {
+        /* Below malloc's mmap threshold: freed, the blocks' pages serve
+         * the allocations after the tree instead of going back to the
+         * system (a fresh page costs a fault). */
+        size_t cap = 64 * 1024;
+        if (cap < n)
+            cap = n;
+        ablock *nb = malloc(sizeof *nb + cap);
+        if (!nb) {
+            c->nomem = 1;
+            return NULL;
+        }
+        nb->next = b;
+        nb->used = 0;
+        nb->cap = cap;
+        c->blocks = b = nb;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+/* `len` bytes of `text` and a NUL, in the arena. */
+static char *arena_text(composer *c, const void *text, size_t len)
+{
+    char *t = arena_alloc(c, len + 1);
+    if (t) {
+        memcpy(t, text, len);
+        t[len] = '\0';
+    }
+    return t;
+}
+
 static ynode *node_new(composer *c, yn_kind kind, const yaml_mark_t *mark, const yaml_char_t *tag)
 {
-    ynode *n = calloc(1, sizeof *n);
-    if (!n) {
-        c->nomem = 1;
+    ynode *n = arena_alloc(c, sizeof *n);
+    if (!n)
         return NULL;
-    }
+    memset(n, 0, sizeof *n);
     n->kind = kind;
     n->line = (int)mark->line + 1;
     n->col = (int)mark->column + 1;
-    if (tag && !(n->tag = strdup((const char *)tag))) {
-        free(n);
-        c->nomem = 1;
+    if (tag && !(n->tag = arena_text(c, tag, strlen((const char *)tag))))
         return NULL;
-    }
-    n->all_next = c->all;
-    c->all = n;
     c->n_nodes++;
     return n;
 }
 
-static void nodes_free(ynode *all)
+static void arena_free(ablock *b)
 {
-    while (all) {
-        ynode *next = all->all_next;
-        free(all->tag);
-        free(all->value);
-        free(all->items);
-        free(all);
-        all = next;
+    while (b) {
+        ablock *next = b->next;
+        free(b);
+        b = next;
     }
 }
 
@@ -148,19 +189,31 @@ static int add_child(composer *c, ynode *child)
         c->root = child;
         return 0;
     }
-    ynode *p = c->stack[c->depth - 1];
-    if (p->n == p->cap) {
-        size_t ncap = p->cap ? p->cap * 2 : 8;
-        ynode **items = realloc(p->items, ncap * sizeof *items);
-        if (!items) {
+    if (c->pend_n == c->pend_cap) {
+        size_t ncap = c->pend_cap ? c->pend_cap * 2 : 64;
+        ynode **v = realloc(c->pend, ncap * sizeof *v);
+        if (!v) {
             c->nomem = 1;
             return -1;
         }
-        p->items = items;
-        p->cap = ncap;
+        c->pend = v;
+        c->pend_cap = ncap;
     }
-    p->items[p->n++] = child;
+    c->pend[c->pend_n++] = child;
+    c->stack[c->depth - 1]->n++;
     return 0;
+}
+
+/* The collection on top of the stack ends: its items move to the arena. */
+static void pop(composer *c)
+{
+    ynode *n = c->stack[--c->depth];
+    n->complete = 1;
+    if (n->n && (n->items = arena_alloc(c, n->n * sizeof *n->items)))
+        memcpy(n->items, c->pend + n->start, n->n * sizeof *n->items);
+    else if (n->n)
+        n->n = 0; /* out of memory, said by nomem */
+    c->pend_n = n->start;
 }
 
 static int push(composer *c, ynode *n)
@@ -175,6 +228,7 @@ static int push(composer *c, ynode *n)
         c->stack = s;
         c->cap_stack = ncap;
     }
+    n->start = c->pend_n;
     c->stack[c->depth++] = n;
     return 0;
 }
@@ -289,7 +343,7 @@ static const ynode *value_key(const composer *c, const ynode **map)
     if (p->kind != YN_MAP || p->n % 2 == 0)
         return NULL;
     *map = p;
-    return p->items[p->n - 1];
+    return c->pend[c->pend_n - 1]; /* an open collection's last item */
 }
 
 static int scalar_is(const ynode *n, const char *text)
@@ -412,13 +466,8 @@ static int compose(composer *c)
         case YAML_SCALAR_EVENT:
             if (!(n = node_new(c, YN_SCALAR, m, ev.data.scalar.tag)))
                 break;
-            n->value = malloc(ev.data.scalar.length + 1);
-            if (!n->value) {
-                c->nomem = 1;
+            if (!(n->value = arena_text(c, ev.data.scalar.value, ev.data.scalar.length)))
                 break;
-            }
-            memcpy(n->value, ev.data.scalar.value, ev.data.scalar.length);
-            n->value[ev.data.scalar.length] = '\0';
             n->len = ev.data.scalar.length;
             n->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
             n->complete = 1;
@@ -454,7 +503,7 @@ static int compose(composer *c)
         case YAML_SEQUENCE_END_EVENT:
         case YAML_MAPPING_END_EVENT:
             if (c->depth > 0)
-                c->stack[--c->depth]->complete = 1;
+                pop(c);
             break;
         case YAML_ALIAS_EVENT: {
             const char *name = (const char *)ev.data.alias.anchor;
@@ -475,8 +524,8 @@ static int compose(composer *c)
                 /* Keep the mapping's key/value pairing intact so that
                  * later problems are still found. */
                 target = node_new(c, YN_SCALAR, m, NULL);
-                if (target && !(target->value = strdup("")))
-                    c->nomem = 1;
+                if (target && !(target->value = arena_text(c, "", 0)))
+                    target = NULL;
                 if (target) {
                     target->plain = 1;
                     target->complete = 1;
@@ -502,6 +551,9 @@ static int compose(composer *c)
         }
     }
     yaml_parser_delete(&parser);
+    /* What is still open (a step's load stopped early, a syntax error). */
+    while (c->depth > 0)
+        pop(c);
     return c->nomem ? -1 : 0;
 }
 
@@ -942,6 +994,11 @@ static int flatten(conv *v, const ynode *map, pairs *out, int depth)
             }
         }
     }
+    /* Without a merge key the pairs are the mapping's own, each key once
+     * (a key written twice is an error convert_map reports): no table of
+     * keys, which for a thousand small step mappings cost more than the
+     * rest of the conversion. */
+    int plain = !merge_val;
     if (merge_val) {
         if (merge_val->kind == YN_SEQ) {
             for (size_t i = merge_val->n; i-- > 0;)
@@ -965,9 +1022,11 @@ static int flatten(conv *v, const ynode *map, pairs *out, int depth)
                  "remove it");
             continue;
         }
-        if ((rc = pairs_add(v, &all, k, map->items[i + 1])) < 0)
+        if ((rc = pairs_add(v, plain ? out : &all, k, map->items[i + 1])) < 0)
             goto out;
     }
+    if (plain)
+        goto out;
 
     if (!(slot = json_object()))
         goto nomem;
@@ -1014,13 +1073,23 @@ static const char *key_marker(const ynode *k)
     return kind == SC_STR ? NULL : sc_kind_name(kind);
 }
 
+/* Mappings with at most this many keys find duplicates by comparing. */
+#define SMALL_MAP 16
+
+/* A key written as text in the mapping itself (not `<<`, no NUL). */
+static int explicit_key(const ynode *k)
+{
+    return k->kind == YN_SCALAR && !is_merge_key(k) && strlen(k->value) == k->len;
+}
+
 static json_t *convert_map(conv *v, const ynode *n)
 {
     pairs ps = {0};
     json_t *obj = json_object();
-    json_t *explicit_seen = json_object();   /* key -> line of first use */
+    /* key -> line of first use; small mappings are searched instead */
+    json_t *explicit_seen = n->n > 2 * SMALL_MAP ? json_object() : NULL;
 
-    if (!obj || !explicit_seen)
+    if (!obj || (n->n > 2 * SMALL_MAP && !explicit_seen))
         goto nomem;
     collection_tag_ok(v, n, "map");
 
@@ -1028,16 +1097,25 @@ static json_t *convert_map(conv *v, const ynode *n)
      * keys are meant to be overridden, so they do not count). */
     for (size_t i = 0; i + 1 < n->n; i += 2) {
         const ynode *k = n->items[i];
-        if (k->kind != YN_SCALAR || is_merge_key(k) || strlen(k->value) != k->len)
+        if (!explicit_key(k))
             continue;
-        json_t *first = json_object_get(explicit_seen, k->value);
-        if (first) {
-            cerr(v->c, k->line, k->col, "duplicate key '%s' in this mapping (first at "
-                 "line %d); remove or rename one of them", k->value,
-                 (int)json_integer_value(first));
-        } else if (json_object_set_new(explicit_seen, k->value, json_integer(k->line)) < 0) {
-            goto nomem;
+        int first = 0;
+        if (explicit_seen) {
+            json_t *at = json_object_get(explicit_seen, k->value);
+            if (at)
+                first = (int)json_integer_value(at);
+            else if (json_object_set_new(explicit_seen, k->value, json_integer(k->line)) < 0)
+                goto nomem;
+        } else {
+            for (size_t j = 0; j < i && !first; j += 2) {
+                const ynode *o = n->items[j];
+                if (explicit_key(o) && o->len == k->len && !memcmp(o->value, k->value, k->len))
+                    first = o->line;
+            }
         }
+        if (first)
+            cerr(v->c, k->line, k->col, "duplicate key '%s' in this mapping (first at "
+                 "line %d); remove or rename one of them", k->value, first);
     }
 
     if (flatten(v, n, &ps, 0) < 0 || v->stop)
@@ -1133,7 +1211,8 @@ static void composer_free(composer *c)
         free(c->anchors[i].name);
     free(c->anchors);
     free(c->stack);
-    nodes_free(c->all);
+    free(c->pend);
+    arena_free(c->blocks);
 }
 
 static int load_text(const char *text, size_t len, const char *name, const char *only,
