@@ -265,13 +265,32 @@ static char *top_step(const char *node_step)
     return s;
 }
 
+/*
+ * Load and check the pipeline (only top-level step `only` when not NULL),
+ * first without the file's positions: for a thousand steps they are
+ * thousands of entries, more memory than the document, and only a problem
+ * needs them, so a pipeline with problems is loaded again to say where.
+ */
+static int load_pipeline(rn_engine *e, const char *file, const char *only, rn_diag *diag,
+                         rn_pipeline **out)
+{
+    size_t before = diag->n;
+    int rc = rn_pipeline_load_step(file, only, RN_PL_QUICK, check_task, e, diag, out);
+    if (rc == RN_EINVAL && diag->n > before) {
+        rn_diag_truncate(diag, before);
+        json_object_clear(e->missing_tasks); /* to be reported again */
+        rc = rn_pipeline_load_step(file, only, 0, check_task, e, diag, out);
+    }
+    return rc;
+}
+
 int rn_engine_load_whole_pipeline(rn_engine *e)
 {
     if (!e->pipeline || !e->pipeline->partial)
         return 0;
     rn_diag diag = {0};
     rn_pipeline *p = NULL;
-    int rc = rn_pipeline_load(e->pipeline->file, check_task, e, &diag, &p);
+    int rc = load_pipeline(e, e->pipeline->file, NULL, &diag, &p);
     if (rc == 0) {
         rn_pipeline_free(e->pipeline);
         e->pipeline = p;
@@ -344,7 +363,7 @@ int rn_engine_prepare_node(const rn_run_options *opts, const char *node_step, rn
      * pipeline does not pay for the other 999.  A retry compares the
      * whole graph with the run's. */
     char *only = node_step && !e->retrying ? top_step(node_step) : NULL;
-    int rc = rn_pipeline_load_step(pipeline_file, only, check_task, e, diag, &e->pipeline);
+    int rc = load_pipeline(e, pipeline_file, only, diag, &e->pipeline);
     free(only);
     if (rc == RN_ENOENT && diag->n == before)
         rn_diag_add(diag, pipeline_file, 0, 0, "cannot read the pipeline file: %s",
@@ -696,6 +715,9 @@ int rn_engine_root_steps(const rn_engine *e, json_t **out)
     *out = NULL;
     if (!e || !e->pipeline)
         return rn_error_set(RN_EINVAL, "no pipeline is loaded");
+    int rc = rn_pipeline_root_positions(e->pipeline);
+    if (rc < 0)
+        return rc;
     const rn_graph *g = e->pipeline->dag;
     json_t *steps = json_array();
     json_t *doc = steps ? json_pack("{s:s, s:s?, s:b, s:b, s:o}", "file", e->pipeline->file,

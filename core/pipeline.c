@@ -1523,26 +1523,60 @@ const char *rn_pipeline_dag_hash(rn_pipeline *p)
     return p->dag_hash;
 }
 
-int rn_pipeline_load_step(const char *path, const char *only_step, rn_task_check_fn check,
-                          void *check_data, rn_diag *diag, rn_pipeline **out)
+int rn_pipeline_load_step(const char *path, const char *only_step, int flags,
+                          rn_task_check_fn check, void *check_data, rn_diag *diag,
+                          rn_pipeline **out)
 {
     json_t *doc = NULL, *positions = NULL;
-    int partial = 0;
+    int partial = 0, quick = (flags & RN_PL_QUICK) != 0;
     *out = NULL;
-    int rc = rn_yaml_load_step(path, only_step, &doc, &positions, diag, &partial);
+    int rc = rn_yaml_load_step(path, only_step, quick, &doc, &positions, diag, &partial);
     if (rc == RN_EIO)
         return rn_error_set(RN_ENOENT, "%s", rn_error_last());
     if (rc < 0)
         return rc;
     rc = pipeline_from_document(path, doc, positions, partial, check, check_data, diag, out);
     json_decref(positions);
+    if (rc == 0)
+        (*out)->quick = quick;
     return rc;
 }
 
 int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
                      rn_diag *diag, rn_pipeline **out)
 {
-    return rn_pipeline_load_step(path, NULL, check, check_data, diag, out);
+    return rn_pipeline_load_step(path, NULL, 0, check, check_data, diag, out);
+}
+
+int rn_pipeline_root_positions(rn_pipeline *p)
+{
+    if (!p->quick)
+        return 0;
+    json_t *doc = NULL, *positions = NULL;
+    rn_diag d = {0};
+    int rc = rn_yaml_load_step(p->file, NULL, 0, &doc, &positions, &d, NULL);
+    rn_diag_free(&d);
+    if (rc < 0)
+        return rc;
+    ctx c = {.file = p->file, .positions = positions};
+    rn_graph *g = p->dag;
+    g->pos = pos_of(&c, "/dag", NULL);
+    char *sp = ptr_join(&c, "/dag", "steps");
+    for (size_t i = 0; sp && i < g->n_nodes; i++) {
+        rn_node *n = g->nodes[i];
+        char *np = ptr_join(&c, sp, n->name);
+        rn_pos at = np ? pos_of(&c, np, NULL) : (rn_pos){0, 0};
+        /* Implicit terminals have no text: they point at the graph. */
+        n->pos = at.line ? at : g->pos;
+        free(np);
+    }
+    free(sp);
+    json_decref(doc);
+    json_decref(positions);
+    if (c.nomem)
+        return rn_error_set(RN_ENOMEM, "out of memory");
+    p->quick = 0;
+    return 0;
 }
 
 int rn_pipeline_load_string(const char *text, size_t len, const char *name,

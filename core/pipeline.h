@@ -95,6 +95,7 @@ typedef struct rn_pipeline {
     char dag_hash[41];       /* use rn_pipeline_dag_hash() */
     json_t *document;        /* the whole YAML document as JSON */
     int partial;             /* loaded for one top-level step only */
+    int quick;               /* RN_PL_QUICK: nodes have no positions yet */
 } rn_pipeline;
 
 /* run_config.dag (spec/run-log.md 5.2) and the SHA-1 hex of its
@@ -121,8 +122,17 @@ int rn_pipeline_load(const char *path, rn_task_check_fn check, void *check_data,
  * it holds; p->partial says whether others were left out.  Such a
  * pipeline has no run_config.dag (rn_pipeline_dag_json fails): load the
  * whole file to make a run. */
-int rn_pipeline_load_step(const char *path, const char *only_step, rn_task_check_fn check,
-                          void *check_data, rn_diag *diag, rn_pipeline **out);
+int rn_pipeline_load_step(const char *path, const char *only_step, int flags,
+                          rn_task_check_fn check, void *check_data, rn_diag *diag,
+                          rn_pipeline **out);
+/* flags: check without the file's positions.  Problems are found as
+ * always, but reported without line and column, and nodes have none:
+ * load again without it to report them (rn_pipeline_root_positions gives
+ * the top level's nodes theirs). */
+#define RN_PL_QUICK 1
+/* The positions of the top-level graph's nodes after an RN_PL_QUICK load:
+ * the file is read again for them.  0, or < 0 (rn_error_last). */
+int rn_pipeline_root_positions(rn_pipeline *p);
 /* The same from text in memory; `name` is used in diagnostics. */
 int rn_pipeline_load_string(const char *text, size_t len, const char *name,
                             rn_task_check_fn check, void *check_data, rn_diag *diag,
@@ -162,8 +172,10 @@ int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_dia
  * (what follows cannot change it).  *partial (may be NULL) says whether
  * anything was left out; a file where leaving steps out could change what
  * is kept (an anchor inside a skipped step, a merge key among the steps
- * before it) is loaded whole. */
-int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
+ * before it) is loaded whole.  With `markers_only`, `positions` gets only
+ * the keys YAML read as something other than text (what a check needs;
+ * the thousands of others cost more than the document). */
+int rn_yaml_load_step(const char *path, const char *only_step, int markers_only, json_t **out,
                       json_t **positions, rn_diag *diag, int *partial);
 
 /* A position is one JSON integer (line, column and marker packed): a

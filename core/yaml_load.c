@@ -727,6 +727,7 @@ static const char *sc_kind_name(sc_kind k)
 typedef struct conv {
     composer *c;
     json_t *positions;      /* NULL when the caller does not want them */
+    int markers_only;       /* only positions that carry a marker */
     char *path;             /* current JSON pointer */
     size_t path_len, path_cap;
     size_t values, budget;  /* alias expansion guard */
@@ -776,7 +777,7 @@ static void path_pop(conv *v, size_t old)
 
 static void record_pos(conv *v, const ynode *n, const char *marker)
 {
-    if (!v->positions || v->stop)
+    if (!v->positions || v->stop || (v->markers_only && !marker))
         return;
     json_t *pos = rn_yaml_pos_new(n->line, n->col, marker);
     if (!pos || json_object_set_new(v->positions, v->path ? v->path : "", pos) < 0) {
@@ -1216,7 +1217,8 @@ static void composer_free(composer *c)
 }
 
 static int load_text(const char *text, size_t len, const char *name, const char *only,
-                     json_t **out, json_t **positions, rn_diag *diag, int *partial)
+                     int markers_only, json_t **out, json_t **positions, rn_diag *diag,
+                     int *partial)
 {
     composer c = {0};
     conv v = {0};
@@ -1250,6 +1252,7 @@ static int load_text(const char *text, size_t len, const char *name, const char 
         goto done;
     }
     v.c = &c;
+    v.markers_only = markers_only;
     /* Room for every node written plus generous alias reuse, but not
      * for exponential "billion laughs" expansion. */
     v.budget = 100000 + 64 * c.n_nodes;
@@ -1331,10 +1334,10 @@ static int read_all(const char *path, char **out, size_t *out_len)
 int rn_yaml_load_string(const char *text, size_t len, const char *name,
                         json_t **out, json_t **positions, rn_diag *diag)
 {
-    return load_text(text, len, name, NULL, out, positions, diag, NULL);
+    return load_text(text, len, name, NULL, 0, out, positions, diag, NULL);
 }
 
-int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
+int rn_yaml_load_step(const char *path, const char *only_step, int markers_only, json_t **out,
                       json_t **positions, rn_diag *diag, int *partial)
 {
     char *text = NULL;
@@ -1347,12 +1350,12 @@ int rn_yaml_load_step(const char *path, const char *only_step, json_t **out,
     int rc = read_all(path, &text, &len);
     if (rc < 0)
         return rc;
-    rc = load_text(text, len, path, only_step, out, positions, diag, partial);
+    rc = load_text(text, len, path, only_step, markers_only, out, positions, diag, partial);
     free(text);
     return rc;
 }
 
 int rn_yaml_load_file(const char *path, json_t **out, json_t **positions, rn_diag *diag)
 {
-    return rn_yaml_load_step(path, NULL, out, positions, diag, NULL);
+    return rn_yaml_load_step(path, NULL, 0, out, positions, diag, NULL);
 }

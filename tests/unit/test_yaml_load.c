@@ -360,7 +360,7 @@ static json_t *load_step(const char *text, const char *only, int *partial, json_
     fclose(f);
     rn_diag d = {0};
     json_t *doc = NULL;
-    assert_int_equal(rn_yaml_load_step(path, only, &doc, positions, &d, partial), 0);
+    assert_int_equal(rn_yaml_load_step(path, only, 0, &doc, positions, &d, partial), 0);
     assert_int_equal(d.n, 0);
     assert_int_equal(rn_yaml_load_file(path, whole, NULL, &d), 0);
     remove(path);
@@ -444,12 +444,12 @@ static void test_one_step(void **state)
     fputs("dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n    c: {type: stub}\n", f);
     fclose(f);
     rn_diag d = {0};
-    assert_int_equal(rn_yaml_load_step(path, "c", &doc, NULL, &d, &partial), RN_EINVAL);
+    assert_int_equal(rn_yaml_load_step(path, "c", 0, &doc, NULL, &d, &partial), RN_EINVAL);
     assert_null(doc);
     assert_true(d.n >= 1);
     assert_int_equal(d.items[0].line, 5);
     rn_diag_free(&d);
-    assert_int_equal(rn_yaml_load_step(path, "a", &doc, NULL, &d, &partial), 0);
+    assert_int_equal(rn_yaml_load_step(path, "a", 0, &doc, NULL, &d, &partial), 0);
     assert_int_equal(partial, 1);
     json_t *want = json_pack("{s:s}", "type", "stub");
     assert_true(json_equal(step_of(doc, "a"), want));
