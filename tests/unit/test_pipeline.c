@@ -743,6 +743,41 @@ static void test_file_errors(void **state)
     rn_diag_free(&d);
 }
 
+/* RN_PL_QUICK: the same checks without positions (a key YAML reads as a
+ * number is still refused); the top level's positions come on demand. */
+static void test_quick_load(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/rn_pipeline_quickXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("dag:\n  start_at: a\n  steps:\n    a: {type: stub, next: b}\n"
+          "    b:\n      type: stub\n      next: success\n", f);
+    fclose(f);
+    rn_diag d = {0};
+    rn_pipeline *p = NULL;
+    assert_int_equal(rn_pipeline_load_step(path, NULL, RN_PL_QUICK, NULL, NULL, &d, &p), 0);
+    rn_node *b = rn_graph_find(p->dag, "b"), *ok = rn_graph_find(p->dag, "success");
+    assert_int_equal(b->pos.line, 0);
+    assert_int_equal(rn_pipeline_root_positions(p), 0);
+    assert_int_equal(b->pos.line, 5);
+    assert_int_equal(b->pos.col, 5);
+    assert_int_equal(ok->pos.line, 1); /* an implicit end: the graph's key */
+    rn_pipeline_free(p);
+
+    f = fopen(path, "w");
+    fputs("dag:\n  start_at: '1'\n  steps:\n    1: {type: stub, next: success}\n", f);
+    fclose(f);
+    assert_int_equal(rn_pipeline_load_step(path, NULL, RN_PL_QUICK, NULL, NULL, &d, &p),
+                     RN_EINVAL);
+    assert_null(p);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "as an integer"));
+    remove(path);
+    rn_diag_free(&d);
+}
+
 /* Graphs of 10,000 steps must load in linear time (name index, iterative
  * cycle search): a recursive or quadratic check would show here. */
 static void test_long_chain(void **state)
@@ -839,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_all_problems_reported),
         cmocka_unit_test(test_task_check_callback),
         cmocka_unit_test(test_file_errors),
+        cmocka_unit_test(test_quick_load),
         cmocka_unit_test(test_long_chain),
         cmocka_unit_test(test_conditional_choice),
         cmocka_unit_test(test_node_type_names),
