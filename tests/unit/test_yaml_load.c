@@ -315,6 +315,18 @@ static void test_alias_bomb(void **state)
     rn_diag_free(&d);
 }
 
+/* A new temporary file holding `text`; its name goes to `path`
+ * (a "...XXXXXX" template). */
+static void write_temp(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
 static void test_empty_and_files(void **state)
 {
     (void)state;
@@ -332,11 +344,7 @@ static void test_empty_and_files(void **state)
     assert_non_null(strstr(rn_error_last(), "/nonexistent/x.yaml"));
 
     char path[] = "/tmp/rn_yaml_testXXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs("k: [1, 2.5, \"s\"]\n", f);
-    fclose(f);
+    write_temp(path, "k: [1, 2.5, \"s\"]\n");
     json_t *pos = NULL;
     assert_int_equal(rn_yaml_load_file(path, &doc, &pos, &d), 0);
     assert_int_equal(json_array_size(json_object_get(doc, "k")), 3);
@@ -353,11 +361,7 @@ static json_t *load_step(const char *text, const char *only, int *partial, json_
                          json_t **positions)
 {
     char path[] = "/tmp/rn_yaml_stepXXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
+    write_temp(path, text);
     rn_diag d = {0};
     json_t *doc = NULL;
     assert_int_equal(rn_yaml_load_step(path, only, 0, &doc, positions, &d, partial), 0);
@@ -438,11 +442,7 @@ static void test_one_step(void **state)
     /* What is skipped before the step is still read (a syntax error there
      * is found); after the step's value nothing more is read. */
     char path[] = "/tmp/rn_yaml_stepXXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs("dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n    c: {type: stub}\n", f);
-    fclose(f);
+    write_temp(path, "dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n    c: {type: stub}\n");
     rn_diag d = {0};
     assert_int_equal(rn_yaml_load_step(path, "c", 0, &doc, NULL, &d, &partial), RN_EINVAL);
     assert_null(doc);
