@@ -338,14 +338,13 @@ int rn_engine_run_node(rn_engine *e, const char *step, const char *iter, const c
                     node->type != RN_NODE_SUCCESS && node->type != RN_NODE_FAIL;
     if (!mode && composite)
         rc = rn_error_set(RN_EINVAL, "'%s' is a %s step: prepare and finish it with "
-                            "`runnable fan ... out` and `... in`; execute-single-node runs "
-                            "task, stub, success and fail steps", step,
-                            rn_node_type_name(node->type));
+                          "`runnable fan ... out` and `... in`; execute-single-node runs "
+                          "task, stub, success and fail steps", step,
+                          rn_node_type_name(node->type));
     else if (mode && !composite)
         rc = rn_error_set(RN_EINVAL, "'%s' is a %s step, not a composite: run it with "
-                            "`runnable execute-single-node`", step,
-                            rn_node_type_name(node->type));
-
+                          "`runnable execute-single-node`", step,
+                          rn_node_type_name(node->type));
     if (rc < 0) {
         free(name);
         return rc;

@@ -169,10 +169,12 @@ struct rn_docfile {
      * its address cannot be reused): see rn_docfile_set_root(). */
     json_t *rc_seen;
     /* Where the root's run_config member lies inside its mid part (from
-     * the comma before it to the end of its value), as the last scan
-     * found it; rc_to 0 when unknown or the mid part changed since.  A
-     * head read leaves those bytes in the file: for a large pipeline they
-     * are hundreds of kilobytes nobody reading the head needs. */
+     * the comma before it to the end of its value; offsets from the mid
+     * part's start, which stay right wherever a write moves that text),
+     * as the last scan found it; rc_to 0 when unknown or the mid part
+     * changed since.  A head read leaves those bytes in the file: for a
+     * large pipeline they are hundreds of kilobytes nobody reading the
+     * head needs. */
     size_t rc_from, rc_to;
     /* The document as the last load parsed it, while memory still holds
      * exactly that and the file was this writer's own text: handed to the
@@ -1946,6 +1948,15 @@ static int scan_load(rn_docfile *df, const char *text, size_t len, const struct 
     }
     df_node *new_root = df->root, **new_index = df->index;
     size_t new_cap = df->index_cap, new_n = df->index_n;
+    /* run_config as found by scan_node, made relative to the mid part. */
+    size_t mid_at = !rc ? new_root->off[P_MID] : 0;
+    if (!rc && df->rc_to && df->rc_from >= mid_at && df->rc_from < df->rc_to &&
+        df->rc_to <= mid_at + new_root->len[P_MID]) {
+        df->rc_from -= mid_at;
+        df->rc_to -= mid_at;
+    } else {
+        df->rc_to = 0;
+    }
     df->root = old_root;
     df->index = old_index;
     df->index_cap = old_cap;
@@ -2289,10 +2300,10 @@ int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_k
         rc = part_text(df, n, p, &t);
     size_t mid_at = n->off[P_MID], mid_end = mid_at + n->len[P_MID];
     if (!rc && kind == RN_DF_RUN && !n->parent && df->rc_to && !(n->fresh & BIT(P_MID)) &&
-        df->rc_from >= mid_at && df->rc_to <= mid_end && df->rc_from < df->rc_to) {
+        df->rc_to <= n->len[P_MID]) {
         /* Around run_config, which stays in the file. */
-        rc = read_visible(df, mid_at, df->rc_from - mid_at, &t);
-        TRY(read_visible(df, df->rc_to, mid_end - df->rc_to, &t));
+        rc = read_visible(df, mid_at, df->rc_from, &t);
+        TRY(read_visible(df, mid_at + df->rc_to, mid_end - (mid_at + df->rc_to), &t));
     } else if (!rc && kind == RN_DF_RUN && !n->parent) {
         rn_buf mid = {0};
         rc = part_text(df, n, P_MID, &mid);

@@ -558,6 +558,62 @@ static void test_refresh_after_foreign_write(void **state)
     json_decref(root);
 }
 
+/* The head as a reader that loaded the file (and then wrote it) reads it:
+ * without run_config, also after a write moved run_config's text (a
+ * longer tag) and after one that changed it. */
+static void expect_head(rn_docfile *df, const json_t *root)
+{
+    json_t *want = json_deep_copy(root), *got = NULL;
+    json_object_del(want, "run_config");
+    json_object_set_new(want, "steps", json_object());
+    OK(rn_docfile_node_json(&got, df, NULL, RN_DF_RUN));
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+}
+
+static void test_head_after_writes(void **state)
+{
+    (void)state;
+    rn_docfile *a, *b;
+    json_t *root = start_root();
+    json_object_set_new(root, "run_config", json_pack("{s:s, s:[i, i, i]}", "dag", "x", "n", 1, 2, 3));
+    OK(rn_docfile_new(&a, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_set_root(a, root));
+    json_t *s1 = new_step("one");
+    OK(rn_docfile_put(a, NULL, RN_DF_STEP, "one", s1));
+    OK(rn_docfile_flush(a));
+
+    OK(rn_docfile_new(&b, "run.json", RN_DF_RUN, 1, 0));
+    OK(rn_docfile_load(b));
+    expect_head(b, root);
+    json_object_set_new(root, "tag", json_string("a tag long enough to move what follows"));
+    json_t *same = json_deep_copy(root); /* another object, the same run_config */
+    OK(rn_docfile_set_root(b, same));
+    OK(rn_docfile_flush(b));
+    expect_head(b, root);
+    json_object_set_new(root, "tag", json_string("t")); /* and back */
+    json_object_set_new(same, "tag", json_string("t"));
+    OK(rn_docfile_set_root(b, same));
+    OK(rn_docfile_flush(b));
+    expect_head(b, root);
+    /* A new object (the very object handed before counts as unchanged). */
+    json_object_set_new(same, "run_config", json_pack("{s:s}", "dag", "changed"));
+    OK(rn_docfile_set_root(b, same));
+    OK(rn_docfile_flush(b));
+    expect_head(b, root);
+    json_t *whole = NULL;
+    OK(rn_docfile_json(&whole, b));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(whole, "run_config"), "dag")),
+                        "changed");
+    json_decref(whole);
+    rn_docfile_free(a);
+    rn_docfile_free(b);
+    json_decref(s1);
+    json_decref(same);
+    json_decref(root);
+}
+
 /* A status change rewrites a few bytes in place; nothing after it moves. */
 static void test_status_is_written_in_place(void **state)
 {
@@ -624,6 +680,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_nested_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_large_parameters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_after_foreign_write, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_head_after_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_is_written_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_file_is_an_error, setup, teardown),
     };
