@@ -15,6 +15,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
@@ -24,12 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 #include <yaml.h>
 
 #include "runnable/plugin.h"
 #include "pipeline.h"
+#include "yaml_skip.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
@@ -1216,6 +1220,34 @@ static void composer_free(composer *c)
     arena_free(c->blocks);
 }
 
+/*
+ * The text with the lines of the steps before `only` left empty (their
+ * line breaks kept, so that every position libyaml reports is the file's)
+ * and without what follows `only`'s lines, when those can be told apart
+ * without libyaml (core/yaml_skip.c); NULL otherwise.  Composing it is
+ * composing the file with skip_step leaving those steps out, at the cost
+ * of a look at each line instead of libyaml's events.
+ */
+static char *without_steps_before(const char *text, size_t len, const char *only,
+                                  size_t *out_len)
+{
+    size_t from, to, end;
+    if (!rn_yaml_steps_before(text, len, only, &from, &to, &end))
+        return NULL;
+    size_t breaks = 0;
+    for (const char *q = text + from; (q = memchr(q, '\n', (size_t)(text + to - q))); q++)
+        breaks++;
+    char *t = malloc(from + breaks + (end - to) + 1);
+    if (!t)
+        return NULL;
+    memcpy(t, text, from);
+    memset(t + from, '\n', breaks);
+    memcpy(t + from + breaks, text + to, end - to);
+    *out_len = from + breaks + (end - to);
+    t[*out_len] = '\0';
+    return t;
+}
+
 static int load_text(const char *text, size_t len, const char *name, const char *only,
                      int markers_only, json_t **out, json_t **positions, rn_diag *diag,
                      int *partial)
@@ -1235,9 +1267,20 @@ static int load_text(const char *text, size_t len, const char *name, const char 
     c.diag_start = diag->n;
     c.only = only;
 
+    char *lean = only ? without_steps_before(text, len, only, &c.text_len) : NULL;
+    if (lean)
+        c.text = lean;
     /* Undefined aliases leave a usable tree; keep going to report
      * what else is wrong.  A syntax error leaves only part of one. */
     int crc = compose(&c);
+    if (lean && !c.nomem && (c.filter_off || c.syntax || !c.kept)) {
+        /* Not what the lines promised: let libyaml read it all. */
+        composer_free(&c);
+        rn_diag_truncate(diag, c.diag_start);
+        c = (composer){.file = name, .text = text, .text_len = len, .diag = diag,
+                       .diag_start = diag->n, .only = only};
+        crc = compose(&c);
+    }
     if (c.filter_off && !c.nomem) {
         composer_free(&c);
         rn_diag_truncate(diag, c.diag_start);
@@ -1274,6 +1317,7 @@ static int load_text(const char *text, size_t len, const char *name, const char 
 done:
     rn_diag_sort_from(diag, c.diag_start);
     composer_free(&c);
+    free(lean);
     free(v.path);
     if (rc == RN_ENOMEM)
         rn_error_set(RN_ENOMEM, "out of memory while reading %s", name ? name : "YAML");
@@ -1293,39 +1337,43 @@ done:
 
 static int read_all(const char *path, char **out, size_t *out_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return rn_error_set(errno == ENOENT ? RN_ENOENT : RN_EIO,
                             "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 8192, len = 0;
+    /* Sized once from the file (a pipe or a growing file still grows the
+     * buffer): growing it by doubling took a large file through several
+     * fresh allocations and copies, each page of them a fault. */
+    struct stat st;
+    size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 8192;
+    size_t len = 0;
     char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        return rn_error_set(RN_ENOMEM, "out of memory reading %s", path);
-    }
     for (;;) {
-        if (len == cap) {
+        if (buf && len == cap) {
             char *nb = realloc(buf, cap * 2);
-            if (!nb) {
+            if (!nb)
                 free(buf);
-                fclose(f);
-                return rn_error_set(RN_ENOMEM, "out of memory reading %s", path);
-            }
             buf = nb;
             cap *= 2;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
+        if (!buf) {
+            close(fd);
+            return rn_error_set(RN_ENOMEM, "out of memory reading %s", path);
+        }
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            int err = errno;
+            free(buf);
+            close(fd);
+            return rn_error_set(RN_EIO, "cannot read %s: %s", path, strerror(err));
+        }
         if (got == 0)
             break;
+        len += (size_t)got;
     }
-    int bad = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return rn_error_set(RN_EIO, "cannot read %s: %s", path, strerror(err));
-    }
+    close(fd);
     *out = buf;
     *out_len = len;
     return 0;

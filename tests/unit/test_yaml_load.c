@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <cmocka.h>
 
 #include "runnable/plugin.h"
 #include "pipeline.h"
+#include "yaml_skip.h"
 
 /* Loads `text`, expecting success; returns the document. */
 static json_t *load_ok(const char *text, json_t **positions)
@@ -459,6 +461,202 @@ static void test_one_step(void **state)
     rn_diag_free(&d);
 }
 
+/* The lines of the steps before `only`, as rn_yaml_steps_before finds them:
+ * 1 and the offsets, or 0. */
+static int steps_before(const char *text, const char *only, size_t *from, size_t *to,
+                        size_t *end)
+{
+    *from = *to = *end = 0;
+    return rn_yaml_steps_before(text, strlen(text), only, from, to, end);
+}
+
+/* Loads step `only` of `text` and checks it against the whole file's. */
+static void same_step(const char *text, const char *only)
+{
+    int partial = -1;
+    json_t *whole = NULL;
+    json_t *doc = load_step(text, only, &partial, &whole, NULL);
+    if (!json_equal(step_of(doc, only), step_of(whole, only))) {
+        char *a = json_dumps(step_of(doc, only), 0), *b = json_dumps(step_of(whole, only), 0);
+        print_error("step %s: one step %s, whole %s\n", only, a ? a : "-", b ? b : "-");
+        free(a);
+        free(b);
+        fail();
+    }
+    assert_non_null(step_of(doc, only));
+    json_decref(doc);
+    json_decref(whole);
+}
+
+static void test_steps_before_lines(void **state)
+{
+    (void)state;
+    /* Block scalars whose text looks like broken YAML, quotes in plain
+     * scalars and comments, one-line flow collections, sequences, a
+     * comment in column 0, continued plain scalars: all read line by
+     * line. */
+    const char *text = "parameters:\n"
+                       "  x: 1\n"
+                       "dag:\n"
+                       "  description: |\n"
+                       "    it's \"open\n"
+                       "  start_at: a\n"
+                       "  steps:\n"
+                       "    a:\n"
+                       "      type: task\n"
+                       "      command: |\n"
+                       "        echo \"it's\n"
+                       "          [ {\n"
+                       "\n"
+                       "        b: not a key\n"
+                       "      command_type: shell   # it's \"odd\n"
+                       "      next: b\n"
+                       "    a2:\n"
+                       "      type: task\n"
+                       "      command: echo it's \"x\" 'y' a#b\n"
+                       "      returns: [{name: r}, {name: s, kind: metric}]\n"
+                       "      overrides: {}\n"
+                       "      catalog:\n"
+                       "        get:\n"
+                       "          - a.csv\n"
+                       "          - \"b's.csv\"\n"
+                       "          - 'c''s'\n"
+                       "      on_failure: >-\n"
+                       "        folded\n"
+                       "# a comment in column 0\n"
+                       "      next: a plain scalar\n"
+                       "        continued\n"
+                       "    b:\n"
+                       "      type: stub\n"
+                       "      next: c\n"
+                       "    c: {type: stub}\n"
+                       "  description2: after\n";
+    size_t from, to, end;
+    assert_int_equal(steps_before(text, "b", &from, &to, &end), 1);
+    assert_ptr_equal(text + from, strstr(text, "    a:\n"));
+    assert_ptr_equal(text + to, strstr(text, "    b:\n"));
+    assert_ptr_equal(text + end, strstr(text, "    c: {"));
+    same_step(text, "b");
+    /* The last step ends where the steps do; the first has nothing
+     * before it. */
+    assert_int_equal(steps_before(text, "c", &from, &to, &end), 1);
+    assert_ptr_equal(text + end, strstr(text, "  description2"));
+    same_step(text, "c");
+    same_step(text, "a2");
+    assert_int_equal(steps_before(text, "a", &from, &to, &end), 0);
+    same_step(text, "a");
+    assert_int_equal(steps_before(text, "zz", &from, &to, &end), 0);
+
+    /* Where a line indented as a step could be inside a value (a quote,
+     * a flow collection or a key's quote left open), or leaving a step
+     * out could change the document (an anchor, a merge key), or the
+     * text is not read this way (other line breaks, explicit keys, a
+     * quoted step name, flow style): 0, and libyaml
+     * finds the real b after the fake one. */
+    const char *unsure[] = {
+        "dag:\n  steps:\n    a:\n      command: \"one\n    b: not a step\"\n    b: {type: stub}\n",
+        "dag:\n  steps:\n    a:\n      command: 'one\n    b: not a step'\n    b: {type: stub}\n",
+        "dag:\n  steps:\n    a:\n      list:\n        - it's: 'abc\n    b: fake'\n"
+        "    b: {type: stub}\n",
+        "dag:\n  steps:\n    a:\n      list: [1,\n    b: 2]\n    b: {type: stub}\n",
+        "dag:\n  steps:\n    a: &x {type: stub}\n    b: {type: stub}\n",
+        "dag:\n  steps:\n    a: {type: stub}\n    <<: {z: {type: stub}}\n    b: {type: stub}\n",
+        "dag:\r\n  steps:\r\n    a: {type: stub}\r\n    b: {type: stub}\r\n",
+        "dag:\n  steps:\n    a:\n      ? x\n      : y\n    b: {type: stub}\n",
+        "dag:\n  steps:\n    a:\n      type: task\n      command: &c echo\n"
+        "    b: {type: task, command: *c}\n",
+        "dag:\n  steps:\n    \"a\": {type: stub}\n    b: {type: stub}\n",
+        "dag: {steps: {a: {type: stub}, b: {type: stub}}}\n",
+    };
+    for (size_t i = 0; i < sizeof unsure / sizeof *unsure; i++) {
+        if (steps_before(unsure[i], "b", &from, &to, &end) != 0)
+            fail_msg("case %zu was read line by line", i);
+        same_step(unsure[i], "b");
+    }
+    /* Anchors before the steps, aliases in steps left out, tags, a
+     * document start: read line by line. */
+    const char *aliases = "---\ndefs: &d {type: stub}\nmore: &m\n  type: stub\ndag:\n"
+                          "  steps:\n    a: *d\n    a2:\n      <<: *m\n      x: !!str 1\n"
+                          "      l:\n        - *d\n    b: *m\n";
+    assert_int_equal(steps_before(aliases, "b", &from, &to, &end), 1);
+    same_step(aliases, "b");
+    /* A block scalar ends at the first line indented no more than its
+     * key: the step after it is found. */
+    const char *ends = "dag:\n  steps:\n    a:\n      command: |\n        x\n"
+                       "    b:\n      type: stub\n";
+    assert_int_equal(steps_before(ends, "b", &from, &to, &end), 1);
+    assert_ptr_equal(ends + to, strstr(ends, "    b:"));
+    same_step(ends, "b");
+}
+
+/* Every pipeline the project has (and the Python project's examples when
+ * ../shared is there): each top-level step loaded on its own equals the
+ * whole file's, and most are found line by line. */
+static int corpus_steps, corpus_fast;
+
+static int corpus_file(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    size_t n = strlen(path);
+    if (flag != FTW_F || n < 5 || strcmp(path + n - 5, ".yaml") != 0)
+        return 0;
+    rn_diag d = {0};
+    json_t *whole = NULL;
+    int rc = rn_yaml_load_file(path, &whole, NULL, &d);
+    rn_diag_free(&d);
+    json_t *steps = json_object_get(json_object_get(whole, "dag"), "steps");
+    if (rc != 0 || !json_is_object(steps)) {
+        json_decref(whole);
+        return 0;
+    }
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[1 << 20];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = '\0';
+    const char *name;
+    json_t *want;
+    json_object_foreach(steps, name, want) {
+        json_t *doc = NULL;
+        int partial = -1;
+        assert_int_equal(rn_yaml_load_step(path, name, 0, &doc, NULL, &d, &partial), 0);
+        rn_diag_free(&d);
+        if (!json_equal(step_of(doc, name), want))
+            fail_msg("%s: step %s loaded on its own differs", path, name);
+        json_decref(doc);
+        size_t from, to, end;
+        corpus_steps++;
+        corpus_fast += rn_yaml_steps_before(text, len, name, &from, &to, &end);
+    }
+    json_decref(whole);
+    return 0;
+}
+
+static void test_steps_before_corpus(void **state)
+{
+    (void)state;
+    const char *src = getenv("RN_SRCDIR"), *shared = getenv("RN_SHARED_DIR");
+    char dir[4096];
+    if (!src)
+        skip();
+    const char *sub[] = {"examples", "tests/fixtures", "bench"};
+    for (size_t i = 0; i < sizeof sub / sizeof *sub; i++) {
+        snprintf(dir, sizeof dir, "%s/%s", src, sub[i]);
+        nftw(dir, corpus_file, 16, FTW_PHYS);
+    }
+    snprintf(dir, sizeof dir, "%s/runnable-examples", shared ? shared : "");
+    if (!shared)
+        snprintf(dir, sizeof dir, "%s/../shared/runnable-examples", src);
+    nftw(dir, corpus_file, 16, FTW_PHYS);
+    print_message("%d steps loaded on their own, %d found line by line\n", corpus_steps,
+                  corpus_fast);
+    /* The project's own fixtures alone have hundreds: never test none. */
+    assert_true(corpus_steps >= 200);
+    assert_true(corpus_fast * 2 >= corpus_steps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +673,8 @@ int main(void)
         cmocka_unit_test(test_alias_bomb),
         cmocka_unit_test(test_empty_and_files),
         cmocka_unit_test(test_one_step),
+        cmocka_unit_test(test_steps_before_lines),
+        cmocka_unit_test(test_steps_before_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

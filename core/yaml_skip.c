@@ -1,0 +1,460 @@
+/*
+ * The steps of /dag/steps before a node's step, found line by line.
+ *
+ * A node's process composes one top-level step (rn_yaml_load_step); libyaml
+ * still had to scan every step in front of it, building an event per
+ * scalar: for the 500th step of a thousand-step file, 2 ms of a process
+ * that should cost a few.  In block-style YAML a key of the steps mapping
+ * is a line indented exactly as the first step's key, and no line indented
+ * that little can belong to a step's value, except inside a quoted scalar
+ * or flow collection spanning lines.  So the lines in front of the step can
+ * be told apart by looking at each once, provided every line is read as
+ * libyaml would read it where it matters: where scalars and collections
+ * start and end on the line.
+ *
+ * Anything this reader is not sure of (a quote or flow collection left open
+ * at a line's end, an anchor, a tag, an explicit key, a merge key, a tab in
+ * an indentation, a quoted key where the structure is looked for, a second
+ * document, line breaks other than "\n") makes it give up: the caller then
+ * lets libyaml read those steps as before.  Giving up costs time, never a
+ * different document.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "yaml_skip.h"
+
+/* One line as block-context YAML. */
+typedef struct yline {
+    const char *next;     /* the line after it */
+    int indent;           /* spaces before the content; -1: blank or comment */
+    int dash;             /* starts with a sequence entry "- " */
+    const char *key;      /* a plain key at the indentation (not after "- ") */
+    size_t key_len;
+    int quoted_key;       /* another key at the indentation (quoted, with an anchor) */
+    int anchor;           /* an anchor is defined on the line */
+    int opens_below;      /* "key:" with the value on the lines below */
+    int block_parent;     /* a block scalar starts: its parent's column; -1 */
+} yline;
+
+#define UNSURE (-1)
+
+static int is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+/* Nothing more on the line from q: spaces and tabs, maybe a comment (a
+ * '#' at the line's start `ls` or after whitespace). */
+static int rest_is_empty(const char *q, const char *le, const char *ls)
+{
+    while (q < le && is_blank(*q))
+        q++;
+    return q == le || (*q == '#' && (q == ls || is_blank(q[-1])));
+}
+
+/* A quoted scalar at q ('"' or '\''), closed on this line: its end. */
+static const char *quoted_end(const char *q, const char *le)
+{
+    char quote = *q++;
+    while (q < le) {
+        if (quote == '"' && *q == '\\') {
+            q += 2;
+            continue;
+        }
+        if (*q == quote) {
+            if (quote == '\'' && q + 1 < le && q[1] == '\'') {
+                q += 2;
+                continue;
+            }
+            return q + 1;
+        }
+        q++;
+    }
+    return NULL;
+}
+
+/* A flow collection at q, closed on this line, holding no quotes,
+ * anchors, aliases, tags or comments: its end. */
+static const char *flow_end(const char *q, const char *le)
+{
+    int depth = 0;
+    for (; q < le; q++) {
+        switch (*q) {
+        case '[':
+        case '{':
+            depth++;
+            break;
+        case ']':
+        case '}':
+            if (--depth == 0)
+                return q + 1;
+            break;
+        case '"':
+        case '\'':
+        case '&':
+        case '*':
+        case '!':
+            return NULL;
+        case '#':
+            if (is_blank(q[-1]))
+                return NULL;
+            break;
+        default:
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* A block scalar header at q ("|", ">-", "|+"...): 1 if well formed
+ * without an explicit indentation. */
+static int block_header(const char *q, const char *le)
+{
+    q++;
+    while (q < le && (*q == '-' || *q == '+'))
+        q++;
+    return rest_is_empty(q, le, NULL);
+}
+
+/* Where a plain scalar starting at q ends: at a ':' followed by
+ * whitespace or the line's end (*colon set), at a comment, or at the
+ * line's end. */
+static const char *plain_end(const char *q, const char *le, const char **colon)
+{
+    *colon = NULL;
+    for (const char *s = q; q < le; q++) {
+        if (*q == ':' && (q + 1 == le || is_blank(q[1]))) {
+            *colon = q;
+            return q;
+        }
+        if (*q == '#' && q > s && is_blank(q[-1]))
+            return q;
+    }
+    return le;
+}
+
+/* A node that cannot be read here: explicit keys, directives and
+ * reserved indicators. */
+static int unsure_start(const char *q, const char *le)
+{
+    switch (*q) {
+    case '?':
+        return q + 1 == le || is_blank(q[1]);
+    case '%':
+    case '@':
+    case '`':
+    case '\t':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The end of a token (an anchor, a tag, an alias name). */
+static const char *token_end(const char *q, const char *le)
+{
+    while (q < le && !is_blank(*q))
+        q++;
+    return q;
+}
+
+/* Past a node's anchor and tag, noting an anchor. */
+static const char *skip_props(const char *q, const char *le, yline *l)
+{
+    while (q < le && (*q == '&' || *q == '!')) {
+        l->anchor |= *q == '&';
+        q = token_end(q, le);
+        while (q < le && is_blank(*q))
+            q++;
+    }
+    return q;
+}
+
+/* An alias at q and nothing after it (an alias as a key is not read). */
+static int alias_alone(const char *p, const char *q, const char *le)
+{
+    return rest_is_empty(token_end(q, le), le, p) ? 0 : UNSURE;
+}
+
+/* The value after "key:" at q (whitespace skipped). */
+static int read_value(const char *p, const char *q, const char *le, yline *l, int parent)
+{
+    q = skip_props(q, le, l);
+    if (rest_is_empty(q, le, p)) {
+        l->opens_below = 1;
+        return 0;
+    }
+    if (*q == '*')
+        return alias_alone(p, q, le);
+    if (unsure_start(q, le) || (*q == '-' && (q + 1 == le || is_blank(q[1]))))
+        return UNSURE;
+    const char *e, *colon;
+    switch (*q) {
+    case '"':
+    case '\'':
+        e = quoted_end(q, le);
+        break;
+    case '[':
+    case '{':
+        e = flow_end(q, le);
+        break;
+    case '|':
+    case '>':
+        if (!block_header(q, le))
+            return UNSURE;
+        l->block_parent = parent;
+        return 0;
+    default:
+        /* A plain value: a ": " in it is libyaml's error, not ours to judge. */
+        e = plain_end(q, le, &colon);
+        if (colon)
+            return UNSURE;
+        break;
+    }
+    return e && rest_is_empty(e, le, p) ? 0 : UNSURE;
+}
+
+static int read_line(const char *p, const char *end, yline *l)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *le = nl ? nl : end, *q = p;
+    *l = (yline){.next = nl ? nl + 1 : end, .indent = -1, .block_parent = -1};
+    while (q < le && *q == ' ')
+        q++;
+    if (rest_is_empty(q, le, p))
+        return 0;
+    if (*q == '\t')
+        return UNSURE;
+    l->indent = (int)(q - p);
+    if (q == p && le - q >= 3 && (!memcmp(q, "---", 3) || !memcmp(q, "...", 3)) &&
+        (le - q == 3 || is_blank(q[3])))
+        return UNSURE; /* a document marker */
+    int parent = l->indent;
+    while (*q == '-' && (q + 1 == le || is_blank(q[1]))) {
+        l->dash = 1;
+        parent = (int)(q - p);
+        q++;
+        while (q < le && *q == ' ')
+            q++;
+        if (rest_is_empty(q, le, p))
+            return 0;
+        if (*q == '\t')
+            return UNSURE;
+    }
+    const char *props = q;
+    q = skip_props(q, le, l);
+    if (rest_is_empty(q, le, p))
+        return 0;
+    if (*q == '*')
+        return alias_alone(p, q, le);
+    if (unsure_start(q, le))
+        return UNSURE;
+    const char *e, *colon = NULL, *ks = q;
+    int quoted = 0;
+    switch (*q) {
+    case '"':
+    case '\'':
+        if (!(e = quoted_end(q, le)))
+            return UNSURE;
+        quoted = 1;
+        for (const char *c = e; c < le; c++) {
+            if (*c == ':' && (c + 1 == le || is_blank(c[1])))
+                colon = c;
+            if (!is_blank(*c))
+                break;
+        }
+        break;
+    case '[':
+    case '{':
+        /* A flow collection as a key is too rare to read here. */
+        return (e = flow_end(q, le)) && rest_is_empty(e, le, p) ? 0 : UNSURE;
+    case '|':
+    case '>':
+        if (!block_header(q, le) || !l->dash)
+            return UNSURE;
+        l->block_parent = parent;
+        return 0;
+    default:
+        e = plain_end(q, le, &colon);
+        break;
+    }
+    if (!colon)
+        return rest_is_empty(e, le, p) ? 0 : UNSURE;
+    /* A key: the mapping it belongs to is at its column. */
+    if (!l->dash) {
+        if (quoted || q != props) {
+            l->quoted_key = 1;
+        } else {
+            const char *ke = colon;
+            while (ke > q && is_blank(ke[-1]))
+                ke--;
+            l->key = q;
+            l->key_len = (size_t)(ke - q);
+        }
+    }
+    q = colon + 1;
+    while (q < le && is_blank(*q))
+        q++;
+    return read_value(p, q, le, l, (int)(ks - p));
+}
+
+/* A block scalar's lines: while inside one, *in is set; `parent` is the
+ * column its lines must be indented past, `indent` (0 until its first
+ * line) their indentation.  1 if the line at p is the scalar's. */
+typedef struct block_state {
+    int in, parent, indent;
+} block_state;
+
+static int in_block(block_state *b, const char *p, const char *le)
+{
+    if (!b->in)
+        return 0;
+    const char *q = p;
+    while (q < le && *q == ' ')
+        q++;
+    int n = (int)(q - p);
+    if (q == le)
+        return 1; /* all spaces: part of it, whatever the count */
+    if (!b->indent && n > b->parent)
+        b->indent = n;
+    if (b->indent && n >= b->indent)
+        return 1;
+    b->in = 0;
+    return 0;
+}
+
+static int key_is(const yline *l, const char *name, size_t len)
+{
+    return l->key && l->key_len == len && !memcmp(l->key, name, len);
+}
+
+/*
+ * Where the step whose key line `l` starts at p ends: the start of the next
+ * line indented `indent` or less that is not blank or a comment (what
+ * libyaml reads after the value only to see that it ended), or the text's
+ * end (also when a line cannot be read for sure).
+ */
+static const char *step_ends(const char *p, yline *l, const char *end, int indent,
+                             block_state *b)
+{
+    for (p = l->next; p < end; p = l->next) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        l->next = nl ? nl + 1 : end;
+        if (in_block(b, p, nl ? nl : end))
+            continue;
+        if (read_line(p, end, l) == UNSURE)
+            return end;
+        if (l->indent < 0)
+            continue;
+        if (l->indent <= indent)
+            return p;
+        if (l->block_parent >= 0)
+            *b = (block_state){1, l->block_parent, 0};
+    }
+    return end;
+}
+
+/* "---" alone, as the first line of a file may be. */
+static int is_doc_start(const char *p, const char *le)
+{
+    return le - p >= 3 && !memcmp(p, "---", 3) && rest_is_empty(p + 3, le, NULL);
+}
+
+enum { AT_TOP, AT_DAG_FIRST, AT_DAG, AT_STEPS_FIRST, AT_STEPS };
+
+int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t *from,
+                         size_t *to, size_t *step_end)
+{
+    const char *end = text + len;
+    size_t only_len = strlen(only);
+    /* Other line breaks than "\n" (YAML 1.1 has five), other encodings. */
+    if (!len || memchr(text, '\r', len) || memchr(text, '\0', len) ||
+        (unsigned char)text[0] >= 0xEF || memmem(text, len, "\xC2\x85", 2) ||
+        memmem(text, len, "\xE2\x80\xA8", 3) || memmem(text, len, "\xE2\x80\xA9", 3))
+        return 0;
+    int at = AT_TOP, dag_indent = 0, steps_indent = 0, seen = 0;
+    const char *first = NULL;
+    block_state b = {0};
+    yline l;
+    for (const char *p = text; p < end; p = l.next) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        l.next = nl ? nl + 1 : end;
+        if (in_block(&b, p, nl ? nl : end))
+            continue;
+        if (!seen && is_doc_start(p, nl ? nl : end)) {
+            seen = 1;
+            continue;
+        }
+        if (read_line(p, end, &l) == UNSURE)
+            return 0;
+        if (l.indent < 0)
+            continue;
+        seen = 1;
+        if (l.block_parent >= 0)
+            b = (block_state){1, l.block_parent, 0};
+        /* Where the structure is looked for, a key must be plain. */
+        switch (at) {
+        case AT_TOP:
+            if (l.indent > 0)
+                break;
+            if (l.dash || l.quoted_key || key_is(&l, "<<", 2))
+                return 0;
+            if (key_is(&l, "dag", 3)) {
+                if (!l.opens_below)
+                    return 0;
+                at = AT_DAG_FIRST;
+            }
+            break;
+        case AT_DAG_FIRST:
+        case AT_DAG:
+            if (at == AT_DAG_FIRST) {
+                if (l.indent == 0)
+                    return 0;
+                dag_indent = l.indent;
+                at = AT_DAG;
+            }
+            if (l.indent < dag_indent)
+                return 0; /* the dag has no steps mapping in block style */
+            if (l.indent > dag_indent)
+                break;
+            if (l.dash || l.quoted_key || !l.key || key_is(&l, "<<", 2))
+                return 0;
+            if (key_is(&l, "steps", 5)) {
+                if (!l.opens_below)
+                    return 0;
+                at = AT_STEPS_FIRST;
+            }
+            break;
+        case AT_STEPS_FIRST:
+        case AT_STEPS:
+            if (at == AT_STEPS_FIRST) {
+                if (l.indent <= dag_indent)
+                    return 0;
+                steps_indent = l.indent;
+                first = p;
+                at = AT_STEPS;
+            }
+            if (l.indent < steps_indent)
+                return 0; /* not among the steps: libyaml says what it is */
+            if (l.indent == steps_indent) {
+                if (l.dash || l.quoted_key || !l.key || key_is(&l, "<<", 2))
+                    return 0;
+                if (key_is(&l, only, only_len)) {
+                    if (p == first)
+                        return 0;
+                    *from = (size_t)(first - text);
+                    *to = (size_t)(p - text);
+                    *step_end = (size_t)(step_ends(p, &l, end, steps_indent, &b) - text);
+                    return 1;
+                }
+            }
+            /* A step left out cannot hold what the kept one may use. */
+            if (l.anchor)
+                return 0;
+            break;
+        }
+    }
+    return 0;
+}
