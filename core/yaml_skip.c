@@ -356,6 +356,24 @@ static const char *step_ends(const char *p, yline *l, const char *end, int inden
     return end;
 }
 
+/* Line breaks other than "\n" (YAML 1.1 has five: "\r", NEL, LS and PS
+ * too) or NUL bytes (another encoding).  memchr, a pass each, is a small
+ * part of the cost of looking at every line. */
+static int other_breaks(const char *text, const char *end)
+{
+    size_t len = (size_t)(end - text);
+    if (memchr(text, '\r', len) || memchr(text, '\0', len))
+        return 1;
+    for (const char *q = text; (q = memchr(q, 0xC2, (size_t)(end - q))); q++)
+        if (end - q >= 2 && (unsigned char)q[1] == 0x85)
+            return 1;
+    for (const char *q = text; (q = memchr(q, 0xE2, (size_t)(end - q))); q++)
+        if (end - q >= 3 && (unsigned char)q[1] == 0x80 &&
+            ((unsigned char)q[2] == 0xA8 || (unsigned char)q[2] == 0xA9))
+            return 1;
+    return 0;
+}
+
 /* "---" alone, as the first line of a file may be. */
 static int is_doc_start(const char *p, const char *le)
 {
@@ -369,10 +387,7 @@ int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t 
 {
     const char *end = text + len;
     size_t only_len = strlen(only);
-    /* Other line breaks than "\n" (YAML 1.1 has five), other encodings. */
-    if (!len || memchr(text, '\r', len) || memchr(text, '\0', len) ||
-        (unsigned char)text[0] >= 0xEF || memmem(text, len, "\xC2\x85", 2) ||
-        memmem(text, len, "\xE2\x80\xA8", 3) || memmem(text, len, "\xE2\x80\xA9", 3))
+    if (!len || (unsigned char)text[0] >= 0xEF || other_breaks(text, end))
         return 0;
     int at = AT_TOP, dag_indent = 0, steps_indent = 0, seen = 0;
     const char *first = NULL;

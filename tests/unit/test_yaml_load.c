@@ -562,6 +562,7 @@ static void test_steps_before_lines(void **state)
         "dag:\n  steps:\n    a: &x {type: stub}\n    b: {type: stub}\n",
         "dag:\n  steps:\n    a: {type: stub}\n    <<: {z: {type: stub}}\n    b: {type: stub}\n",
         "dag:\r\n  steps:\r\n    a: {type: stub}\r\n    b: {type: stub}\r\n",
+        "dag:\n  steps:\n    a: x\xc2\x85    b: {type: stub}\n", /* NEL: a line break */
         "dag:\n  steps:\n    a:\n      ? x\n      : y\n    b: {type: stub}\n",
         "dag:\n  steps:\n    a:\n      type: task\n      command: &c echo\n"
         "    b: {type: task, command: *c}\n",
