@@ -482,6 +482,52 @@ static void test_skip_value(void **state)
     const char *na = "\"caf\xc3\xa9\"";
     assert_null(rn_json_skip_value(na, na + strlen(na), &why));
     assert_int_equal(why, RN_JSKIP_NONASCII);
+    /* Long strings and runs of whitespace (read sixteen bytes at a time
+     * where SSE2 is there): what stops the scan is found at every offset,
+     * and nothing past the end is read (each text in memory of its own
+     * size, for the sanitizers). */
+    for (size_t k = 0; k < 40; k++) {
+        for (size_t m = 0; m < 20; m += 7) {
+            char *t = malloc(k + m + 8);
+            assert_non_null(t);
+            /* "aaa\nbb" is good; a control byte, a non-ASCII byte or no
+             * closing quote is not. */
+            size_t n = 0;
+            t[n++] = '"';
+            memset(t + n, 'a', k);
+            n += k;
+            t[n++] = '\\';
+            t[n++] = 'n';
+            memset(t + n, 'b', m);
+            n += m;
+            t[n++] = '"';
+            assert_ptr_equal(rn_json_skip_value(t, t + n, &why), t + n);
+            assert_null(rn_json_skip_value(t, t + n - 1, &why));
+            assert_int_equal(why, RN_JSKIP_BAD);
+            t[1 + k] = '\t';
+            assert_null(rn_json_skip_value(t, t + n, &why));
+            assert_int_equal(why, RN_JSKIP_BAD);
+            t[1 + k] = (char)0xc3;
+            assert_null(rn_json_skip_value(t, t + n, &why));
+            assert_int_equal(why, RN_JSKIP_NONASCII);
+            /* [ spaces, a line break, spaces 1 spaces ] */
+            n = 0;
+            t[n++] = '[';
+            memset(t + n, ' ', k);
+            n += k;
+            t[n++] = '\n';
+            memset(t + n, ' ', m);
+            n += m;
+            t[n++] = '1';
+            t[n++] = '\r';
+            t[n++] = ']';
+            assert_ptr_equal(rn_json_skip_value(t, t + n, &why), t + n);
+            assert_null(rn_json_skip_value(t, t + n - 1, &why));
+            t[1 + k] = 'x';
+            assert_null(rn_json_skip_value(t, t + n, &why));
+            free(t);
+        }
+    }
     /* Deep nesting is refused, not a crash. */
     char deep[4001];
     memset(deep, '[', 2000);
