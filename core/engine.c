@@ -107,34 +107,64 @@ static int check_task(const char *command_type, const json_t *task, void *data)
     return 0;
 }
 
+/* Service `s` loaded, its settings checked, and started into e->svc[s];
+ * what is wrong goes to diag. */
+static void open_service(rn_engine *e, int s, rn_diag *diag)
+{
+    rn_service_config *sc = &e->config->svc[s];
+    rn_plugin *pl = NULL;
+    int kind = rn_service_kind(s);
+    if (rn_plugin_open(kind, sc->type, &pl) < 0) {
+        rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s", rn_error_last());
+        return;
+    }
+    size_t before = diag->n;
+    rn_config_check_keys(e->config, s, pl->desc->config_keys, diag);
+    if (diag->n > before) {
+        rn_plugin_close(pl);
+        return;
+    }
+    /* The module checked is the one started: loading it twice costs
+     * a pod about a millisecond. */
+    if (rn_provider_start(pl, sc->settings, &e->penv, &e->svc[s]) < 0) {
+        int line, col;
+        rn_config_setting_pos(sc, rn_error_last(), &line, &col);
+        rn_diag_add(diag, e->config->file, line, col, "%s: %s", rn_service_key(s),
+                    rn_error_last());
+    }
+}
+
+/* Services a node's process opens only when its step uses them: most
+ * steps name no secret and log no metric, and each plugin loaded costs
+ * a pod a fifth of a millisecond. */
+static int deferred_in_node(int s)
+{
+    return s == RN_SVC_SECRETS || s == RN_SVC_TRACKER;
+}
+
+rn_provider *rn_engine_service(rn_engine *e, int s)
+{
+    if (e->svc[s])
+        return e->svc[s];
+    rn_diag diag = {0};
+    open_service(e, s, &diag);
+    if (!e->svc[s]) {
+        char *first = diag.n ? rn_diag_format(&diag.items[0]) : NULL;
+        rn_error_set(RN_EINVAL, "%s", first ? first : "the service cannot be opened");
+        free(first);
+    }
+    rn_diag_free(&diag);
+    return e->svc[s];
+}
+
 static void open_services(rn_engine *e, rn_diag *diag)
 {
     for (int s = 0; s < RN_SVC_COUNT; s++) {
         /* A node's process runs the node: the executor that placed it
          * there (a container runtime, a cluster) need not exist here. */
-        if (s == RN_SVC_EXECUTOR && e->node_mode)
+        if (e->node_mode && (s == RN_SVC_EXECUTOR || deferred_in_node(s)))
             continue;
-        rn_service_config *sc = &e->config->svc[s];
-        rn_plugin *pl = NULL;
-        int kind = rn_service_kind(s);
-        if (rn_plugin_open(kind, sc->type, &pl) < 0) {
-            rn_diag_add(diag, e->config->file, sc->line, sc->col, "%s", rn_error_last());
-            continue;
-        }
-        size_t before = diag->n;
-        rn_config_check_keys(e->config, s, pl->desc->config_keys, diag);
-        if (diag->n > before) {
-            rn_plugin_close(pl);
-            continue;
-        }
-        /* The module checked is the one started: loading it twice costs
-         * a pod about a millisecond. */
-        if (rn_provider_start(pl, sc->settings, &e->penv, &e->svc[s]) < 0) {
-            int line, col;
-            rn_config_setting_pos(sc, rn_error_last(), &line, &col);
-            rn_diag_add(diag, e->config->file, line, col, "%s: %s", rn_service_key(s),
-                        rn_error_last());
-        }
+        open_service(e, s, diag);
     }
     /* Every task type the configuration gives settings to must exist and
      * take them, used by this pipeline or not. */
@@ -575,8 +605,9 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
         so->defer(sself, e->run_id, 1) == 0)
         e->store_deferred = 1;
 
-    const rn_tracker_ops *to = e->svc[RN_SVC_TRACKER]->ops;
-    to->start_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, params);
+    rn_provider *tracker = rn_engine_service(e, RN_SVC_TRACKER);
+    const rn_tracker_ops *to = tracker->ops;
+    to->start_run(tracker->self, e->run_id, params);
 
     const rn_executor_ops *xo = e->svc[RN_SVC_EXECUTOR]->ops;
     rn_history_put(e, 0);
@@ -593,7 +624,7 @@ int rn_engine_execute(rn_engine *e, rn_run_summary *summary)
         rn_error_set(rc, "%s", msg);
         status = "FAIL";
     }
-    to->end_run(e->svc[RN_SVC_TRACKER]->self, e->run_id, status ? status : "FAIL");
+    to->end_run(tracker->self, e->run_id, status ? status : "FAIL");
     int frc = rn_store_flush(e);
     if (rc == 0 && frc < 0)
         rc = frc;

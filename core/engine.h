@@ -114,6 +114,11 @@ void rn_engine_log(rn_engine *e, int level, const char *fmt, ...)
 int rn_graph_leaf_estimate(const rn_graph *g);
 int rn_node_leaf_estimate(const rn_node *n);
 
+/* The provider of service `s` (RN_SVC_*): a node's process opens secrets
+ * and the experiment tracker on first use (engine.c); NULL with the
+ * error set (the configuration's file:line:col) when it cannot. */
+rn_provider *rn_engine_service(rn_engine *e, int s);
+
 /* Task provider for a command_type (opened on first use). */
 int rn_engine_task(rn_engine *e, const char *command_type, rn_provider **out);
 

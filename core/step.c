@@ -235,8 +235,15 @@ static int resolve_secrets(rn_engine *e, const rn_node *node, json_t **out, char
                            size_t msgn)
 {
     *out = json_object();
-    const rn_secrets_ops *o = e->svc[RN_SVC_SECRETS]->ops;
-    void *self = e->svc[RN_SVC_SECRETS]->self;
+    if (!json_array_size(node->secrets))
+        return 0;
+    rn_provider *p = rn_engine_service(e, RN_SVC_SECRETS);
+    if (!p) {
+        snprintf(msg, msgn, "secrets: %s", rn_error_last());
+        return RN_EINVAL;
+    }
+    const rn_secrets_ops *o = p->ops;
+    void *self = p->self;
     size_t i;
     json_t *name;
     json_array_foreach(node->secrets, i, name) {
@@ -278,12 +285,19 @@ static int merge_returns(rn_scope *scope, json_t *returns, json_t *attempt)
 
 static void log_metrics(rn_engine *e, const char *internal_name, json_t *metrics)
 {
-    const rn_tracker_ops *o = e->svc[RN_SVC_TRACKER]->ops;
+    if (!json_object_size(metrics))
+        return;
+    rn_provider *p = rn_engine_service(e, RN_SVC_TRACKER);
+    if (!p) {
+        rn_engine_log(e, 30, "%s: metrics not sent to the experiment tracker: %s",
+                      internal_name, rn_error_last());
+        return;
+    }
+    const rn_tracker_ops *o = p->ops;
     const char *k;
     json_t *v;
     json_object_foreach(metrics, k, v)
-        o->log_metric(e->svc[RN_SVC_TRACKER]->self, e->run_id, internal_name, k,
-                      json_object_get(v, "value"));
+        o->log_metric(p->self, e->run_id, internal_name, k, json_object_get(v, "value"));
 }
 
 

@@ -178,4 +178,32 @@ rn execute-single-node byNode good.yaml success
 expect_rc 0 "the end node reads the whole graph"
 assert_eq_py .run_log_store/byNode.json '[doc["steps"][s]["status"] for s in ("b", "c", "success")]' \
     '["SUCCESS", "SUCCESS", "SUCCESS"]' "the run log holds every node run"
+
+# Secrets and the experiment tracker are opened by a node's process only
+# when its step uses them: a broken secrets setting stops the step that
+# names a secret, saying where, and not the ones that name none.
+workdir deferred
+cat >sec.yaml <<'YAML'
+dag:
+  start_at: plain
+  steps:
+    plain: {type: task, command_type: shell, command: "true", next: secret}
+    secret: {type: task, command_type: shell, command: 'test "$TOKEN" = s3cret', secrets: [TOKEN], next: success}
+YAML
+printf 'TOKEN=s3cret\n' >.env
+printf 'secrets:\n  type: dotenv\n  config:\n    location: .env\n' >good.cfg
+printf 'secrets:\n  type: dotenv\n  config:\n    where: .env\n' >broken.cfg
+rn execute sec.yaml whole -c broken.cfg
+expect_rc 2 "execute checks every service before it starts"
+rn execute-single-node ok sec.yaml plain -c good.cfg
+expect_rc 0 "a node without secrets"
+rn execute-single-node ok sec.yaml secret -c good.cfg
+expect_rc 0 "a node whose step reads a secret opens the secrets provider and gets it"
+rn execute-single-node broken sec.yaml plain -c broken.cfg
+expect_rc 0 "a node whose step names no secret does not open the broken provider"
+rn execute-single-node broken sec.yaml secret -c broken.cfg
+expect_rc 1 "a node whose step names a secret fails on the broken provider"
+assert_py .run_log_store/broken.json \
+    "step('secret')['status'] == 'FAIL' and 'broken.cfg:4:5:' in attempt('secret')['message']" \
+    "the step's attempt says why, pointing at the setting"
 done_testing
