@@ -75,24 +75,40 @@ static const char *quoted_end(const char *q, const char *le)
     return NULL;
 }
 
-/* A flow collection at q, closed on this line, holding no quotes,
- * anchors, aliases, tags or comments: its end. */
+/* A flow collection at q, closed on this line, without anchors, aliases,
+ * tags or comments: its end.  A quote counts only where a scalar starts
+ * (after "{", "[", "," or ": "); anywhere else it may be the first of a
+ * plain scalar's bytes or not, which is not decided here. */
 static const char *flow_end(const char *q, const char *le)
 {
-    int depth = 0;
+    int depth = 0, at_start = 1;
     for (; q < le; q++) {
-        switch (*q) {
+        char ch = *q;
+        if (is_blank(ch))
+            continue;
+        int start = at_start;
+        at_start = 0;
+        switch (ch) {
         case '[':
         case '{':
-            depth++;
+        case ',':
+            depth += ch != ',';
+            at_start = 1;
             break;
         case ']':
         case '}':
             if (--depth == 0)
                 return q + 1;
             break;
+        case ':':
+            at_start = q + 1 < le && is_blank(q[1]);
+            break;
         case '"':
         case '\'':
+            if (!start || !(q = quoted_end(q, le)))
+                return NULL;
+            q--;
+            break;
         case '&':
         case '*':
         case '!':

@@ -174,6 +174,19 @@ expect_err_has "bad.yaml:7:" "the error points at the broken step"
 pass "nothing is written for a broken file"
 rn execute-single-node byNode bad.yaml c
 expect_rc 0 "a node of a stored run reads only its own step"
+# The steps before the node's are passed over line by line: a problem in
+# its own step is still named by its line.
+{
+    printf 'dag:\n  start_at: a\n  steps:\n'
+    for s in a b; do
+        printf '    %s:\n      type: task\n      command_type: shell\n      command: "true"\n' $s
+        printf '      next: %s\n' "$([ $s = a ] && echo b || echo c)"
+    done
+    printf '    c:\n      type: task\n      command_type: shell\n      comand: "true"\n'
+}>own.yaml
+rn execute-single-node byNode own.yaml c
+expect_rc 2 "a problem in the node's own step is an input error"
+expect_err_has "own.yaml:17:7: step 'c': unknown field 'comand'" "named by its line and column"
 rn execute-single-node byNode good.yaml success
 expect_rc 0 "the end node reads the whole graph"
 assert_eq_py .run_log_store/byNode.json '[doc["steps"][s]["status"] for s in ("b", "c", "success")]' \

@@ -559,6 +559,9 @@ static void test_steps_before_lines(void **state)
         "dag:\n  steps:\n    a:\n      list:\n        - it's: 'abc\n    b: fake'\n"
         "    b: {type: stub}\n",
         "dag:\n  steps:\n    a:\n      list: [1,\n    b: 2]\n    b: {type: stub}\n",
+        /* a quote inside a plain scalar in a flow: libyaml opens the
+         * next quote, which is not closed on the line */
+        "dag:\n  steps:\n    a: {a:\"x, 'y\", z}\n    b: fake'}\n    b: {type: stub}\n",
         "dag:\n  steps:\n    a: &x {type: stub}\n    b: {type: stub}\n",
         "dag:\n  steps:\n    a: {type: stub}\n    <<: {z: {type: stub}}\n    b: {type: stub}\n",
         "dag:\r\n  steps:\r\n    a: {type: stub}\r\n    b: {type: stub}\r\n",
@@ -581,6 +584,13 @@ static void test_steps_before_lines(void **state)
                           "      l:\n        - *d\n    b: *m\n";
     assert_int_equal(steps_before(aliases, "b", &from, &to, &end), 1);
     same_step(aliases, "b");
+    /* Quoted scalars in one-line flow collections. */
+    const char *flows = "dag:\n  steps:\n"
+                        "    a: {type: task, command_type: shell, command: \"true\", next: b}\n"
+                        "    a2: {x: [1, \"a, b]\", 'c''s'], y: {\"k\": \"{\"}}\n"
+                        "    b: {type: stub}\n";
+    assert_int_equal(steps_before(flows, "b", &from, &to, &end), 1);
+    same_step(flows, "b");
     /* A block scalar ends at the first line indented no more than its
      * key: the step after it is found. */
     const char *ends = "dag:\n  steps:\n    a:\n      command: |\n        x\n"
