@@ -2,8 +2,10 @@
 # `runnable execute-single-node` cost for one shell `true` step against a
 # chunked-fs store, on a 10-step and on a 1,000-step run (issue 6: a pod
 # must not pay for the size of the run).  Prints the median of REPS runs,
-# and beside it what spawning `sh -c true` alone costs on this machine:
-# the floor under any step, which the engine's process adds to.
+# and beside it what spawning `sh -c true` alone costs on this machine
+# (the floor under any step, which the engine's process adds to) and what
+# starting `runnable` itself costs (exec and dynamic linking, nothing
+# run): a node costs at least the two.
 #
 # Every repetition starts from the same stored run (a copy of the one
 # `execute` made), as a pod does: running one step again and again would
@@ -42,6 +44,7 @@ PY
 }
 
 timed "sh -c true (the floor under any step)" "$REPS" "" "" /bin/sh -c true
+timed "runnable --version (the engine's own start)" "$REPS" "" "" "$RN" --version
 for n in 10 1000; do
     {
         printf 'dag:\n  start_at: s0\n  steps:\n'
