@@ -232,17 +232,25 @@ static int read_value(const char *p, const char *q, const char *le, yline *l, in
     return e && rest_is_empty(e, le, p) ? 0 : UNSURE;
 }
 
+/* Past the spaces at *q: 1 if content follows, 0 if nothing (or a
+ * comment) does, UNSURE for a tab where an indentation could be. */
+static int content_at(const char **q, const char *le, const char *p)
+{
+    while (*q < le && **q == ' ')
+        (*q)++;
+    if (rest_is_empty(*q, le, p))
+        return 0;
+    return **q == '\t' ? UNSURE : 1;
+}
+
 static int read_line(const char *p, const char *end, yline *l)
 {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     const char *le = nl ? nl : end, *q = p;
     *l = (yline){.next = nl ? nl + 1 : end, .indent = -1, .block_parent = -1};
-    while (q < le && *q == ' ')
-        q++;
-    if (rest_is_empty(q, le, p))
-        return 0;
-    if (*q == '\t')
-        return UNSURE;
+    int c = content_at(&q, le, p);
+    if (c <= 0)
+        return c;
     l->indent = (int)(q - p);
     if (q == p && le - q >= 3 && (!memcmp(q, "---", 3) || !memcmp(q, "...", 3)) &&
         (le - q == 3 || is_blank(q[3])))
@@ -252,12 +260,8 @@ static int read_line(const char *p, const char *end, yline *l)
         l->dash = 1;
         parent = (int)(q - p);
         q++;
-        while (q < le && *q == ' ')
-            q++;
-        if (rest_is_empty(q, le, p))
-            return 0;
-        if (*q == '\t')
-            return UNSURE;
+        if ((c = content_at(&q, le, p)) <= 0)
+            return c;
     }
     const char *props = q;
     q = skip_props(q, le, l);
@@ -396,16 +400,24 @@ static int is_doc_start(const char *p, const char *le)
     return le - p >= 3 && !memcmp(p, "---", 3) && rest_is_empty(p + 3, le, NULL);
 }
 
-enum { AT_TOP, AT_DAG_FIRST, AT_DAG, AT_STEPS_FIRST, AT_STEPS };
+/* Where the structure is looked for, only a plain key that is not a merge
+ * key will do. */
+static int plain_key(const yline *l)
+{
+    return !l->dash && !l->quoted_key && l->key && !key_is(l, "<<", 2);
+}
 
 int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t *from,
                          size_t *to, size_t *step_end)
 {
     const char *end = text + len;
-    size_t only_len = strlen(only);
     if (!len || (unsigned char)text[0] >= 0xEF || other_breaks(text, end))
         return 0;
-    int at = AT_TOP, dag_indent = 0, steps_indent = 0, seen = 0;
+    /* The keys looked for, one mapping inside the other: dag, its steps,
+     * the step; indent[k] is the indentation of the mapping holding key k
+     * (-1 until its first line). */
+    const char *const keys[] = {"dag", "steps", only};
+    int indent[] = {0, -1, -1}, k = 0, seen = 0;
     const char *first = NULL;
     block_state b = {0};
     yline l;
@@ -425,67 +437,37 @@ int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t 
         seen = 1;
         if (l.block_parent >= 0)
             b = (block_state){1, l.block_parent, 0};
-        /* Where the structure is looked for, a key must be plain. */
-        switch (at) {
-        case AT_TOP:
-            if (l.indent > 0)
-                break;
-            if (l.dash || l.quoted_key || key_is(&l, "<<", 2))
+        if (indent[k] < 0) {
+            /* The first line of a mapping opened on the line above. */
+            if (l.indent <= indent[k - 1])
                 return 0;
-            if (key_is(&l, "dag", 3)) {
-                if (!l.opens_below)
-                    return 0;
-                at = AT_DAG_FIRST;
-            }
-            break;
-        case AT_DAG_FIRST:
-        case AT_DAG:
-            if (at == AT_DAG_FIRST) {
-                if (l.indent == 0)
-                    return 0;
-                dag_indent = l.indent;
-                at = AT_DAG;
-            }
-            if (l.indent < dag_indent)
-                return 0; /* the dag has no steps mapping in block style */
-            if (l.indent > dag_indent)
-                break;
-            if (l.dash || l.quoted_key || !l.key || key_is(&l, "<<", 2))
-                return 0;
-            if (key_is(&l, "steps", 5)) {
-                if (!l.opens_below)
-                    return 0;
-                at = AT_STEPS_FIRST;
-            }
-            break;
-        case AT_STEPS_FIRST:
-        case AT_STEPS:
-            if (at == AT_STEPS_FIRST) {
-                if (l.indent <= dag_indent)
-                    return 0;
-                steps_indent = l.indent;
+            indent[k] = l.indent;
+            if (k == 2)
                 first = p;
-                at = AT_STEPS;
-            }
-            if (l.indent < steps_indent)
-                return 0; /* not among the steps: libyaml says what it is */
-            if (l.indent == steps_indent) {
-                if (l.dash || l.quoted_key || !l.key || key_is(&l, "<<", 2))
-                    return 0;
-                if (key_is(&l, only, only_len)) {
-                    if (p == first)
-                        return 0;
-                    *from = (size_t)(first - text);
-                    *to = (size_t)(p - text);
-                    *step_end = (size_t)(step_ends(p, &l, end, steps_indent, &b) - text);
-                    return 1;
-                }
-            }
-            /* A step left out cannot hold what the kept one may use. */
-            if (l.anchor)
-                return 0;
-            break;
         }
+        if (l.indent < indent[k])
+            return 0; /* the mapping ended without the key: libyaml says why */
+        if (l.indent == indent[k]) {
+            if (!plain_key(&l))
+                return 0;
+            if (key_is(&l, keys[k], strlen(keys[k]))) {
+                if (k < 2) {
+                    if (!l.opens_below)
+                        return 0; /* a flow mapping, or no mapping */
+                    k++;
+                    continue;
+                }
+                if (p == first)
+                    return 0;
+                *from = (size_t)(first - text);
+                *to = (size_t)(p - text);
+                *step_end = (size_t)(step_ends(p, &l, end, indent[2], &b) - text);
+                return 1;
+            }
+        }
+        /* A step left out cannot hold what the kept one may use. */
+        if (k == 2 && l.anchor)
+            return 0;
     }
     return 0;
 }
