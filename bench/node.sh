@@ -11,10 +11,21 @@
 # `execute` made), as a pod does: running one step again and again would
 # measure a step log that grows by one attempt each time.
 #
-#   bash bench/node.sh [BUILD_DIR] [REPS]      (defaults: . and 50)
+# With a BASELINE_BUILD (another build of the project, e.g. of the commit
+# before a change), each node timing alternates between the two builds,
+# repetition by repetition, and prints both and their ratio: on a shared
+# machine whose speed drifts within the hour, two runs of the bench minutes
+# apart differ by more than most changes do.
+#
+#   bash bench/node.sh [BUILD_DIR] [REPS] [BASELINE_BUILD]   (defaults: . and 50)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
+BASE=${3:-}
+if [ -n "$BASE" ]; then
+    (find_runnable "$BASE") || exit 2
+    BASE=$(cd "$BASE" && pwd)
+fi
 find_runnable "${1:-.}"
 REPS=${2:-50}
 tmp=$(mktemp -d)
@@ -26,20 +37,38 @@ printf 'run-log-store:\n  type: chunked-fs\n' >c.yaml
 # engine does, where bash's fork copies the shell's page tables (several
 # milliseconds on a virtual machine, which would be measured too).
 timed() { # LABEL REPS RESTORE_FROM RESTORE_TO CMD...
-    /usr/bin/python3 - "$@" <<'PY'
+    BASE="$BASE" RN="$RN" /usr/bin/python3 - "$@" <<'PY'
 import os, shutil, statistics, subprocess, sys, time
 label, reps, src, dst, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
-t = []
+runs = [("", cmd, None)]
+base = os.environ.get("BASE")
+if base and cmd[0] == os.environ["RN"]:
+    # The same command by the baseline build (its binary, libraries, plugins).
+    bin_ = os.path.join(base, "core/cli/.libs/runnable")
+    env = dict(os.environ, RUNNABLE_PLUGIN_PATH=":".join(
+        os.path.join(base, d) for d in ("executors", "run_log_stores", "catalogs", "secrets", "plugins")))
+    if os.path.exists(bin_):
+        env["LD_LIBRARY_PATH"] = os.path.join(base, "core/.libs")
+    else:
+        bin_ = os.path.join(base, "core/cli/runnable")
+    runs.append(("baseline ", [bin_] + cmd[1:], env))
+t = {name: [] for name, _, _ in runs}
 for _ in range(reps):
-    if src:
-        shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(src, dst, symlinks=True)
-    s = time.perf_counter()
-    rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    t.append(time.perf_counter() - s)
-    if rc:
-        sys.exit("%s failed (exit %d): %s" % (label, rc, " ".join(cmd)))
-print("%-48s %6.2f ms (median of %d)" % (label + ":", statistics.median(t) * 1e3, reps))
+    for name, argv, env in runs:
+        if src:
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst, symlinks=True)
+        s = time.perf_counter()
+        rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env).returncode
+        t[name].append(time.perf_counter() - s)
+        if rc:
+            sys.exit("%s failed (exit %d): %s" % (label, rc, " ".join(argv)))
+m = {name: statistics.median(v) for name, v in t.items()}
+print("%-48s %6.2f ms (median of %d)" % (label + ":", m[""] * 1e3, reps))
+if len(runs) > 1:
+    print("%-48s %6.2f ms (this build: %.2f of it)" % ("  the same by the baseline build:",
+          m["baseline "] * 1e3, m[""] / m["baseline "]))
 PY
 }
 
