@@ -13,11 +13,14 @@
  * start and end on the line.
  *
  * Anything this reader is not sure of (a quote or flow collection left open
- * at a line's end, an anchor, a tag, an explicit key, a merge key, a tab in
- * an indentation, a quoted key where the structure is looked for, a second
- * document, line breaks other than "\n") makes it give up: the caller then
- * lets libyaml read those steps as before.  Giving up costs time, never a
- * different document.
+ * at a line's end, an anchor in a step left out, an explicit key, a merge
+ * key among the steps, a tab in an indentation, a quoted key where the
+ * structure is looked for, a second document, line breaks other than
+ * "\n") makes it give up: the caller then lets libyaml read those steps as
+ * before.  Giving up costs time, never a different document.  What it
+ * does not do is check the steps it leaves out: a line libyaml would
+ * refuse there (a key indented one space off) goes unseen, as does any
+ * other problem of those steps; the run's maker read the whole file.
  */
 #include "config.h"
 

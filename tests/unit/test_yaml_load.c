@@ -441,8 +441,9 @@ static void test_one_step(void **state)
         json_decref(whole);
     }
 
-    /* What is skipped before the step is still read (a syntax error there
-     * is found); after the step's value nothing more is read. */
+    /* A bracket left open before the step sends the file to libyaml,
+     * which finds the syntax error; after the step's value nothing more
+     * is read. */
     char path[] = "/tmp/rn_yaml_stepXXXXXX";
     write_temp(path, "dag:\n  steps:\n    a: {type: stub}\n    b: {type: stub\n    c: {type: stub}\n");
     rn_diag d = {0};
