@@ -1057,7 +1057,9 @@ static rn_node *build_node(ctx *c, rn_graph *g, const char *name, json_t *nj, co
         parse_composite(c, &w, n, nj);
     check_unknown_fields(c, &w, n, nj);
 
-    if (n->type == RN_NODE_TASK && c->check && n->command_type) {
+    /* A command missing or not text is reported above: the task type's
+     * own check would say it again, at another line. */
+    if (n->type == RN_NODE_TASK && c->check && n->command_type && n->command) {
         rn_error_set(0, "%s", "");
         if (c->check(n->command_type, nj, c->check_data) < 0) {
             const char *why = rn_error_last();

@@ -187,6 +187,7 @@ expect_rc 0 "a node of a stored run reads only its own step"
 rn execute-single-node byNode own.yaml c
 expect_rc 2 "a problem in the node's own step is an input error"
 expect_err_has "own.yaml:17:7: step 'c': unknown field 'comand'" "named by its line and column"
+expect_err_lacks "must be a non-empty string" "the missing command is said once (not again by the task type)"
 rn execute-single-node byNode good.yaml success
 expect_rc 0 "the end node reads the whole graph"
 assert_eq_py .run_log_store/byNode.json '[doc["steps"][s]["status"] for s in ("b", "c", "success")]' \
