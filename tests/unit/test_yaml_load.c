@@ -664,8 +664,9 @@ static void test_steps_before_corpus(void **state)
     nftw(dir, corpus_file, 16, FTW_PHYS);
     print_message("%d steps loaded on their own, %d found line by line\n", corpus_steps,
                   corpus_fast);
-    /* The project's own fixtures alone have hundreds: never test none. */
-    assert_true(corpus_steps >= 200);
+    /* The project's own pipelines alone (without ../shared, as on a
+     * fresh machine or in `make distcheck`) have 189: never test none. */
+    assert_true(corpus_steps >= 150);
     assert_true(corpus_fast * 2 >= corpus_steps);
 }
 
