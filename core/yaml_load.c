@@ -1248,6 +1248,19 @@ static char *without_steps_before(const char *text, size_t len, const char *only
     return t;
 }
 
+/* Composing from scratch: the text itself, `only` or the whole of it,
+ * what the first attempt reported dropped. */
+static int compose_again(composer *c, const char *text, size_t len, const char *only)
+{
+    const char *name = c->file;
+    rn_diag *diag = c->diag;
+    composer_free(c);
+    rn_diag_truncate(diag, c->diag_start);
+    *c = (composer){.file = name, .text = text, .text_len = len, .diag = diag,
+                    .diag_start = diag->n, .only = only};
+    return compose(c);
+}
+
 static int load_text(const char *text, size_t len, const char *name, const char *only,
                      int markers_only, json_t **out, json_t **positions, rn_diag *diag,
                      int *partial)
@@ -1273,21 +1286,11 @@ static int load_text(const char *text, size_t len, const char *name, const char 
     /* Undefined aliases leave a usable tree; keep going to report
      * what else is wrong.  A syntax error leaves only part of one. */
     int crc = compose(&c);
-    if (lean && !c.nomem && (c.filter_off || c.syntax || !c.kept)) {
-        /* Not what the lines promised: let libyaml read it all. */
-        composer_free(&c);
-        rn_diag_truncate(diag, c.diag_start);
-        c = (composer){.file = name, .text = text, .text_len = len, .diag = diag,
-                       .diag_start = diag->n, .only = only};
-        crc = compose(&c);
-    }
-    if (c.filter_off && !c.nomem) {
-        composer_free(&c);
-        rn_diag_truncate(diag, c.diag_start);
-        c = (composer){.file = name, .text = text, .text_len = len, .diag = diag,
-                       .diag_start = diag->n};
-        crc = compose(&c);
-    }
+    /* Not what the lines promised: libyaml reads the file itself. */
+    if (lean && !c.nomem && (c.filter_off || c.syntax || !c.kept))
+        crc = compose_again(&c, text, len, only);
+    if (c.filter_off && !c.nomem)
+        crc = compose_again(&c, text, len, NULL);
     if (partial)
         *partial = c.skipped;
     if (crc < 0 || c.syntax) {

@@ -246,11 +246,11 @@ static int content_at(const char **q, const char *le, const char *p)
     return **q == '\t' ? UNSURE : 1;
 }
 
-static int read_line(const char *p, const char *end, yline *l)
+/* The line from p to le (its "\n" or the text's end); `next` follows it. */
+static int read_line(const char *p, const char *le, const char *next, yline *l)
 {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *le = nl ? nl : end, *q = p;
-    *l = (yline){.next = nl ? nl + 1 : end, .indent = -1, .block_parent = -1};
+    const char *q = p;
+    *l = (yline){.next = next, .indent = -1, .block_parent = -1};
     int c = content_at(&q, le, p);
     if (c <= 0)
         return c;
@@ -353,28 +353,48 @@ static int key_is(const yline *l, const char *name, size_t len)
     return l->key && l->key_len == len && !memcmp(l->key, name, len);
 }
 
+/* The end of the line at p: its "\n", or the text's end. */
+static const char *line_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    return nl ? nl : end;
+}
+
+/*
+ * The line at p into *l (l->next set in every case), a block scalar's
+ * lines followed through *b: 1 for a line with content to look at, 0 for
+ * one to pass over (blank, a comment, a block scalar's text), UNSURE.
+ */
+static int next_line(const char *p, const char *end, yline *l, block_state *b)
+{
+    const char *le = line_end(p, end), *next = le < end ? le + 1 : end;
+    if (in_block(b, p, le)) {
+        l->next = next;
+        return 0;
+    }
+    if (read_line(p, le, next, l) == UNSURE)
+        return UNSURE;
+    if (l->indent < 0)
+        return 0;
+    if (l->block_parent >= 0)
+        *b = (block_state){1, l->block_parent, 0};
+    return 1;
+}
+
 /*
  * Where the step whose key line `l` starts at p ends: the start of the next
  * line indented `indent` or less that is not blank or a comment (what
  * libyaml reads after the value only to see that it ended), or the text's
  * end (also when a line cannot be read for sure).
  */
-static const char *step_ends(const char *p, yline *l, const char *end, int indent,
-                             block_state *b)
+static const char *step_ends(yline *l, const char *end, int indent, block_state *b)
 {
-    for (p = l->next; p < end; p = l->next) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        l->next = nl ? nl + 1 : end;
-        if (in_block(b, p, nl ? nl : end))
-            continue;
-        if (read_line(p, end, l) == UNSURE)
+    for (const char *p = l->next; p < end; p = l->next) {
+        int r = next_line(p, end, l, b);
+        if (r == UNSURE)
             return end;
-        if (l->indent < 0)
-            continue;
-        if (l->indent <= indent)
+        if (r && l->indent <= indent)
             return p;
-        if (l->block_parent >= 0)
-            *b = (block_state){1, l->block_parent, 0};
     }
     return end;
 }
@@ -425,21 +445,18 @@ int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t 
     block_state b = {0};
     yline l;
     for (const char *p = text; p < end; p = l.next) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        l.next = nl ? nl + 1 : end;
-        if (in_block(&b, p, nl ? nl : end))
-            continue;
-        if (!seen && is_doc_start(p, nl ? nl : end)) {
+        if (!seen && is_doc_start(p, line_end(p, end))) {
+            const char *le = line_end(p, end);
             seen = 1;
+            l.next = le < end ? le + 1 : end;
             continue;
         }
-        if (read_line(p, end, &l) == UNSURE)
+        int r = next_line(p, end, &l, &b);
+        if (r == UNSURE)
             return 0;
-        if (l.indent < 0)
+        if (!r)
             continue;
         seen = 1;
-        if (l.block_parent >= 0)
-            b = (block_state){1, l.block_parent, 0};
         if (indent[k] < 0) {
             /* The first line of a mapping opened on the line above. */
             if (l.indent <= indent[k - 1])
@@ -464,7 +481,7 @@ int rn_yaml_steps_before(const char *text, size_t len, const char *only, size_t 
                     return 0;
                 *from = (size_t)(first - text);
                 *to = (size_t)(p - text);
-                *step_end = (size_t)(step_ends(p, &l, end, indent[2], &b) - text);
+                *step_end = (size_t)(step_ends(&l, end, indent[2], &b) - text);
                 return 1;
             }
         }
