@@ -8,8 +8,12 @@
 # run): a node costs at least the two.
 #
 # Every repetition starts from the same stored run (a copy of the one
-# `execute` made), as a pod does: running one step again and again would
-# measure a step log that grows by one attempt each time.
+# `execute` made): running one step again and again would measure a step
+# log that grows by one attempt each time.  On that copy one node of
+# another step runs first, untimed, as the pod before does in a workflow:
+# a copy is a new file to the store, which a pod never meets (the
+# previous pod leaves the file and its layout cache, see
+# docs/run-log-layout.md), and without it the timed node would scan it.
 #
 # With a BASELINE_BUILD (another build of the project, e.g. of the commit
 # before a change), each node timing alternates between the two builds,
@@ -36,10 +40,11 @@ printf 'run-log-store:\n  type: chunked-fs\n' >c.yaml
 # Timed from Python: its subprocess starts children with vfork, as the
 # engine does, where bash's fork copies the shell's page tables (several
 # milliseconds on a virtual machine, which would be measured too).
-timed() { # LABEL REPS RESTORE_FROM RESTORE_TO CMD...
+timed() { # LABEL REPS RESTORE_FROM RESTORE_TO WARM_STEP CMD...
     BASE="$BASE" RN="$RN" /usr/bin/python3 - "$@" <<'PY'
 import os, shutil, statistics, subprocess, sys, time
-label, reps, src, dst, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+label, reps, src, dst, warm, cmd = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
+                                    sys.argv[5], sys.argv[6:])
 runs = [("", cmd, None)]
 base = os.environ.get("BASE")
 if base and cmd[0] == os.environ["RN"]:
@@ -58,6 +63,9 @@ for _ in range(reps):
         if src:
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(src, dst, symlinks=True)
+        if warm:  # the node before: argv[3] is the step (execute-single-node RUN STEP ...)
+            subprocess.run(argv[:3] + [warm] + argv[4:], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, env=env, check=True)
         s = time.perf_counter()
         rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env).returncode
@@ -72,8 +80,8 @@ if len(runs) > 1:
 PY
 }
 
-timed "sh -c true (the floor under any step)" "$REPS" "" "" /bin/sh -c true
-timed "runnable --version (the engine's own start)" "$REPS" "" "" "$RN" --version
+timed "sh -c true (the floor under any step)" "$REPS" "" "" "" /bin/sh -c true
+timed "runnable --version (the engine's own start)" "$REPS" "" "" "" "$RN" --version
 for n in 10 1000; do
     {
         printf 'dag:\n  start_at: s0\n  steps:\n'
@@ -86,6 +94,6 @@ for n in 10 1000; do
     "$RN" execute --file "p$n.yaml" -c c.yaml --run-id "r$n" >/dev/null 2>&1
     cp -a ".run_log_store/r$n" "pristine$n"
     timed "$(printf 'execute-single-node, %5d-step chunked-fs run' "$n")" "$REPS" \
-        "pristine$n" ".run_log_store/r$n" \
+        "pristine$n" ".run_log_store/r$n" "s$((n / 2 - 1))" \
         "$RN" execute-single-node "r$n" "s$((n / 2))" --file "p$n.yaml" -c c.yaml
 done

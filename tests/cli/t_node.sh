@@ -50,6 +50,24 @@ grep -q -- '--iter-variable {"map_variable": {"r": {"value": 1}, "c": {"value": 
     fail "a cell of the inner map is run with both map items" "$(grep cell calls-10.txt | head -3)"
 pass "a cell of the inner map is run with both map items, outermost first"
 
+# A run log past 64 KiB: every node after the first finds where the steps
+# lie in the layout cache the node before left (docs/run-log-layout.md)
+# instead of scanning RunLog.json, and writes on from there.
+{
+    printf 'dag:\n  start_at: s0\n  steps:\n'
+    for ((k = 0; k < 120; k++)); do
+        printf '    s%d:\n      type: task\n      command_type: shell\n' "$k"
+        printf '      command: "echo step %d of a long pipeline with a long description"\n' "$k"
+        printf '      next: %s\n' "$([ $k -lt 119 ] && echo "s$((k + 1))" || echo success)"
+    done
+    printf '    success:\n      type: success\n    fail:\n      type: fail\n'
+} >long.yaml
+same_as_execute "a 120-step pipeline" long.yaml
+size=$(stat -c %s ".run_log_store/walk-$i/RunLog.json")
+[ "$size" -gt 65536 ] && [ -f ".run_log_store/walk-$i/.RunLog.json.layout" ] ||
+    fail "the 120-step run log is large enough to have a layout cache" "$size bytes; $(ls -a ".run_log_store/walk-$i")"
+pass "the 120-step run log ($size bytes) was written node by node through its layout cache"
+
 # The commands one by one: exit statuses and messages a caller relies on.
 workdir single
 cat >p.yaml <<'YAML'

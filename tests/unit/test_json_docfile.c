@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -717,6 +718,169 @@ static void test_removed_file_is_an_error(void **state)
     json_decref(root);
 }
 
+/* ---- the layout cache ------------------------------------------------------ */
+
+static ino_t ino_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* A process opening the file: loads it and checks what it reads, whole
+ * and one node at a time; the reader stays open for the caller. */
+static rn_docfile *open_and_check(const char *path, rn_df_kind kind, const json_t *model)
+{
+    rn_docfile *df;
+    OK(rn_docfile_new(&df, path, kind, 0, 0));
+    OK(rn_docfile_load(df));
+    json_t *got;
+    OK(rn_docfile_json(&got, df));
+    assert_true(json_equal(got, model));
+    json_decref(got);
+    json_t *steps = json_object_get(model, "steps");
+    const char *k;
+    json_t *v;
+    json_object_foreach(steps, k, v) {
+        OK(rn_docfile_node_json(&got, df, k, RN_DF_STEP));
+        assert_true(json_equal(got, v));
+        json_decref(got);
+    }
+    return df;
+}
+
+/* 200 steps of ~500 bytes: a document large enough to get a cache. */
+static json_t *large_doc(rn_docfile *df, const char *branch)
+{
+    json_t *doc = branch ? json_pack("{s:s, s:s, s:{}, s:{}}", "internal_name", branch, "status",
+                                     "PROCESSING", "steps", "parameters")
+                         : start_root();
+    OK(rn_docfile_set_root(df, doc));
+    for (int i = 0; i < 200; i++) {
+        char n[64];
+        snprintf(n, sizeof n, "%s%ss%d", branch ? branch : "", branch ? "." : "", i);
+        json_t *st = new_step(n);
+        json_object_set_new(st, "message", text_of(400 + i % 7));
+        OK(rn_docfile_put(df, NULL, RN_DF_STEP, n, st));
+        json_object_set_new(json_object_get(doc, "steps"), n, st);
+    }
+    OK(rn_docfile_flush(df));
+    return doc;
+}
+
+/*
+ * The process that last wrote (or read) a large file leaves where its
+ * nodes lie in .<name>.layout; the next one reads that instead of
+ * scanning, and writes on from it.  A cache that is not the file's (the
+ * file rewritten by someone else, a copy, a damaged cache) is ignored.
+ */
+static void test_layout_cache(void **state)
+{
+    (void)state;
+    rn_docfile *df;
+    struct stat st;
+    OK(rn_docfile_new(&df, "run.json", RN_DF_RUN, 0, 0));
+    json_t *doc = large_doc(df, NULL);
+    assert_int_not_equal(stat(".run.json.layout", &st), 0); /* written when the process ends */
+    rn_docfile_free(df);
+    ino_t cache = ino_of(".run.json.layout");
+    assert_true(cache != 0);
+
+    /* Read through the cache: nothing to write back at the end. */
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    rn_docfile_free(df);
+    assert_true(ino_of(".run.json.layout") == cache);
+
+    /* Written on from the cache: a step in the middle grows, the root
+     * changes; the text stays exactly json.dumps'. */
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    json_t *mid = json_object_get(json_object_get(doc, "steps"), "s100");
+    mutate_step(mid);
+    json_object_set_new(mid, "message", text_of(1500));
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "s100", mid));
+    json_object_set_new(doc, "status", json_string("SUCCESS"));
+    OK(rn_docfile_set_root(df, doc));
+    OK(rn_docfile_flush(df));
+    expect_text("run.json", doc, 0);
+    rn_docfile_free(df);
+    assert_true(ino_of(".run.json.layout") != cache); /* rewritten: the file changed */
+    cache = ino_of(".run.json.layout");
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    json_t *again = json_object_get(json_object_get(doc, "steps"), "s150");
+    json_object_set_new(again, "status", json_string("FAIL"));
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "s150", again));
+    OK(rn_docfile_flush(df));
+    expect_text("run.json", doc, 0);
+    rn_docfile_free(df);
+    cache = ino_of(".run.json.layout");
+
+    /* Another writer rewrites the file in place, the same steps with
+     * other lengths (runnable's own store does this): the cache is not
+     * this file's any more.  The sleep puts the write in a later tick of
+     * the clock the file system stamps files with. */
+    nanosleep(&(struct timespec){0, 30 * 1000 * 1000}, NULL);
+    json_object_set_new(json_object_get(json_object_get(doc, "steps"), "s3"), "message",
+                        text_of(10));
+    char *text = rn_json_dumps_py(doc, RN_JSON_INDENT4);
+    FILE *f = fopen("run.json", "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    rn_docfile_free(df);
+    assert_true(ino_of(".run.json.layout") != cache); /* replaced by this file's */
+
+    /* A damaged cache: ignored, and replaced. */
+    cache = ino_of(".run.json.layout");
+    f = fopen(".run.json.layout", "r+");
+    assert_non_null(f);
+    fseek(f, 200, SEEK_SET);
+    int c = fgetc(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(c ^ 0x5a, f);
+    fclose(f);
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    rn_docfile_free(df);
+    assert_true(ino_of(".run.json.layout") != cache);
+    assert_int_equal(truncate(".run.json.layout", 100), 0);
+    df = open_and_check("run.json", RN_DF_RUN, doc);
+    rn_docfile_free(df);
+
+    /* A copy of the run (another inode): the copied cache is not its own. */
+    assert_int_equal(mkdir("copy", 0755), 0);
+    assert_int_equal(link(".run.json.layout", "copy/.run.json.layout"), 0);
+    text = slurp("run.json");
+    f = fopen("copy/run.json", "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    df = open_and_check("copy/run.json", RN_DF_RUN, doc);
+    rn_docfile_free(df);
+    assert_true(ino_of("copy/.run.json.layout") != ino_of(".run.json.layout"));
+
+    /* A branch file's cache gives its internal name (chunked-fs finds
+     * branch files by it). */
+    OK(rn_docfile_new(&df, "BranchLog-m.1.json", RN_DF_BRANCH, 0, 0));
+    json_t *br = large_doc(df, "m.1");
+    rn_docfile_free(df);
+    assert_true(ino_of(".BranchLog-m.1.json.layout") != 0);
+    df = open_and_check("BranchLog-m.1.json", RN_DF_BRANCH, br);
+    assert_string_equal(rn_docfile_root_name(df), "m.1");
+    rn_docfile_free(df);
+
+    /* A small document gets none: it scans faster than a second file
+     * opens. */
+    OK(rn_docfile_new(&df, "small.json", RN_DF_RUN, 0, 0));
+    json_t *small = start_root();
+    OK(rn_docfile_set_root(df, small));
+    OK(rn_docfile_flush(df));
+    rn_docfile_free(df);
+    assert_int_not_equal(stat(".small.json.layout", &st), 0);
+    json_decref(small);
+    json_decref(br);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -729,6 +893,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_head_after_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_is_written_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_file_is_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_layout_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

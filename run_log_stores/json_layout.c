@@ -1,0 +1,388 @@
+/*
+ * The layout cache's file format (see json_layout.h):
+ *
+ *   "RNLAYOUT"  u32 version  u32 byte-order marker
+ *   u64 ×7      the document's st_dev, st_ino, st_size, mtime s/ns, ctime s/ns
+ *   u32 root_kind, nested   u64 start, end, rc_from, rc_to
+ *   u32 root name length (NONE: no name) + bytes   u64 records
+ *   records:    varint name length + 1 (0 for the root) + bytes,
+ *               varint kind, slot_w, nkids, len[6]
+ *   u64 checksum of everything before it
+ *
+ * Fixed-size integers are in host order (the marker says which): a cache
+ * is read by the machine that wrote it, or by one sharing its volume, and
+ * one of the other byte order just ignores it.  Records are varints
+ * (LEB128: 7 bits a byte, low first): most lengths are a step's few
+ * hundred bytes, and a 1,000-step run's cache is then 16 kB instead of
+ * 70, four pages to write and read instead of seventeen, each page costly
+ * on a virtual machine.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json_layout.h"
+
+#define MAGIC "RNLAYOUT"
+#define LAY_VERSION 1u
+#define ORDER 0x01020304u
+#define NONE UINT32_MAX
+/* A cache larger than this is not one this writer made. */
+#define CACHE_MAX ((size_t)256 << 20)
+
+char *rn_lay_path(const char *doc_path)
+{
+    const char *slash = strrchr(doc_path, '/');
+    size_t n = strlen(doc_path) + sizeof "/..layout";
+    char *p = malloc(n);
+    if (!p)
+        return NULL;
+    /* A dot name: not matched by "*.json" or "BranchLog-*" listings. */
+    if (slash)
+        snprintf(p, n, "%.*s/.%s.layout", (int)(slash - doc_path), doc_path, slash + 1);
+    else
+        snprintf(p, n, ".%s.layout", doc_path);
+    return p;
+}
+
+/* Word-at-a-time: the check runs on every open of a large run's file. */
+static uint64_t checksum(const char *p, size_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    for (; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h ^ (h >> 32);
+}
+
+/* ---- writing ---- */
+
+static int put32(rn_buf *b, uint32_t v)
+{
+    return rn_buf_append(b, (const char *)&v, sizeof v);
+}
+
+static int put64(rn_buf *b, uint64_t v)
+{
+    return rn_buf_append(b, (const char *)&v, sizeof v);
+}
+
+static int put_name(rn_buf *b, const char *s, uint32_t len)
+{
+    int rc = put32(b, s ? len : NONE);
+    return rc || !s ? rc : rn_buf_append(b, s, len);
+}
+
+/* The fields of stat(2) that any change to the document changes. */
+static void identity(const struct stat *st, uint64_t id[7])
+{
+    id[0] = (uint64_t)st->st_dev;
+    id[1] = (uint64_t)st->st_ino;
+    id[2] = (uint64_t)st->st_size;
+    id[3] = (uint64_t)st->st_mtim.tv_sec;
+    id[4] = (uint64_t)st->st_mtim.tv_nsec;
+    id[5] = (uint64_t)st->st_ctim.tv_sec;
+    id[6] = (uint64_t)st->st_ctim.tv_nsec;
+}
+
+int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h)
+{
+    memset(w, 0, sizeof *w);
+    uint64_t id[7];
+    identity(doc, id);
+    /* Room for a typical record per node at once: growing by doubling
+     * would touch every page twice. */
+    size_t want = 256 + h->root_name_len + (h->nnodes < SIZE_MAX / 64 ? h->nnodes * 24 : 0);
+    if ((w->buf.data = malloc(want)) != NULL)
+        w->buf.cap = want;
+    int rc = rn_buf_append(&w->buf, MAGIC, 8);
+    if (!rc)
+        rc = put32(&w->buf, LAY_VERSION);
+    if (!rc)
+        rc = put32(&w->buf, ORDER);
+    for (int i = 0; i < 7 && !rc; i++)
+        rc = put64(&w->buf, id[i]);
+    if (!rc)
+        rc = put32(&w->buf, h->root_kind);
+    if (!rc)
+        rc = put32(&w->buf, h->nested);
+    if (!rc)
+        rc = put64(&w->buf, h->start);
+    if (!rc)
+        rc = put64(&w->buf, h->end);
+    if (!rc)
+        rc = put64(&w->buf, h->rc_from);
+    if (!rc)
+        rc = put64(&w->buf, h->rc_to);
+    if (!rc)
+        rc = put_name(&w->buf, h->root_name, h->root_name_len);
+    if (!rc)
+        rc = put64(&w->buf, h->nnodes);
+    if (rc)
+        rn_lay_abandon(w);
+    return rc;
+}
+
+static char *put_var(char *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (char)(v | 0x80);
+    *p++ = (char)v;
+    return p;
+}
+
+int rn_lay_add(rn_lay_writer *w, const rn_lay_node *node)
+{
+    /* Ten varints of at most ten bytes each, and the name. */
+    char rec[100], *p = rec;
+    p = put_var(p, node->name ? (uint64_t)node->name_len + 1 : 0);
+    int rc = rn_buf_append(&w->buf, rec, (size_t)(p - rec));
+    if (!rc && node->name)
+        rc = rn_buf_append(&w->buf, node->name, node->name_len);
+    p = put_var(rec, node->kind);
+    p = put_var(p, node->slot_w);
+    p = put_var(p, node->nkids);
+    for (int i = 0; i < 6; i++)
+        p = put_var(p, node->len[i]);
+    if (!rc)
+        rc = rn_buf_append(&w->buf, rec, (size_t)(p - rec));
+    if (!rc)
+        w->n++;
+    return rc;
+}
+
+void rn_lay_abandon(rn_lay_writer *w)
+{
+    rn_buf_free(&w->buf);
+    w->n = 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t r = write(fd, p, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        p += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+int rn_lay_commit(rn_lay_writer *w, const char *doc_path)
+{
+    char *path = rn_lay_path(doc_path), *tmp = NULL;
+    int rc = path ? 0 : RN_ENOMEM;
+    if (!rc)
+        rc = put64(&w->buf, checksum(w->buf.data, w->buf.len));
+    if (!rc) {
+        size_t n = strlen(path) + 24;
+        if ((tmp = malloc(n)) != NULL)
+            snprintf(tmp, n, "%s.%ld", path, (long)getpid());
+        else
+            rc = RN_ENOMEM;
+    }
+    if (!rc) {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            rc = RN_EIO;
+        } else {
+            int bad = write_all(fd, w->buf.data, w->buf.len);
+            if (close(fd) != 0 || bad || rename(tmp, path) != 0) {
+                rc = RN_EIO;
+                unlink(tmp);
+            }
+        }
+    }
+    free(tmp);
+    free(path);
+    rn_lay_abandon(w);
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static int get(rn_lay_reader *r, void *out, size_t n)
+{
+    if (r->len - r->at < n)
+        return 1;
+    memcpy(out, r->data + r->at, n);
+    r->at += n;
+    return 0;
+}
+
+static int get32(rn_lay_reader *r, uint32_t *v)
+{
+    return get(r, v, sizeof *v);
+}
+
+static int get64(rn_lay_reader *r, uint64_t *v)
+{
+    return get(r, v, sizeof *v);
+}
+
+/* A name: NULL for NONE; else its bytes, which must hold no NUL (the
+ * byte after them, the next field's, is overwritten by one: every field
+ * after a name is read before the name is used). */
+static int get_name(rn_lay_reader *r, const char **s, uint32_t *len, char **nul_at)
+{
+    if (get32(r, len))
+        return 1;
+    *nul_at = NULL;
+    if (*len == NONE) {
+        *s = NULL;
+        return 0;
+    }
+    if (r->len - r->at < *len || memchr(r->data + r->at, '\0', *len))
+        return 1;
+    *s = r->data + r->at;
+    r->at += *len;
+    *nul_at = r->data + r->at;
+    return 0;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    struct stat st;
+    int rc = 1;
+    char *buf = NULL;
+    /* One byte more: names are terminated in place (see get_name). */
+    if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size <= CACHE_MAX) {
+        size_t n = (size_t)st.st_size, got = 0;
+        buf = malloc(n + 1);
+        rc = buf ? 0 : RN_ENOMEM;
+        while (!rc && got < n) {
+            ssize_t k = read(fd, buf + got, n - got);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k <= 0)
+                rc = 1;
+            else
+                got += (size_t)k;
+        }
+        if (!rc) {
+            buf[n] = '\0';
+            *out = buf;
+            *len = n;
+        }
+    }
+    close(fd);
+    if (rc)
+        free(buf);
+    return rc;
+}
+
+int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, rn_lay_head *h)
+{
+    memset(r, 0, sizeof *r);
+    memset(h, 0, sizeof *h);
+    char *path = rn_lay_path(doc_path);
+    if (!path)
+        return RN_ENOMEM;
+    int rc = read_file(path, &r->data, &r->len);
+    free(path);
+    if (rc)
+        return rc;
+    uint64_t sum, id[7], want[7];
+    uint32_t version = 0, order = 0;
+    char *nul_at = NULL;
+    identity(doc, want);
+    rc = r->len < 8 + 8 || memcmp(r->data, MAGIC, 8) != 0;
+    if (!rc) {
+        /* The checksum first: nothing of a damaged cache is looked at. */
+        r->len -= 8;
+        memcpy(&sum, r->data + r->len, 8);
+        rc = sum != checksum(r->data, r->len);
+    }
+    r->at = 8;
+    if (!rc)
+        rc = get32(r, &version) || get32(r, &order) || version != LAY_VERSION || order != ORDER;
+    for (int i = 0; i < 7 && !rc; i++)
+        rc = get64(r, &id[i]) || id[i] != want[i];
+    if (!rc)
+        rc = get32(r, &h->root_kind) || get32(r, &h->nested) || get64(r, &h->start) ||
+             get64(r, &h->end) || get64(r, &h->rc_from) || get64(r, &h->rc_to) ||
+             get_name(r, &h->root_name, &h->root_name_len, &nul_at) || get64(r, &h->nnodes);
+    if (rc) {
+        rn_lay_close(r);
+        return 1;
+    }
+    if (nul_at)
+        *nul_at = '\0';
+    r->left = h->nnodes;
+    return 0;
+}
+
+static int get_var(rn_lay_reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && r->at < r->len; shift += 7) {
+        unsigned char b = (unsigned char)r->data[r->at++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int get_var32(rn_lay_reader *r, uint32_t *v)
+{
+    uint64_t x;
+    if (get_var(r, &x) || x > UINT32_MAX)
+        return 1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+int rn_lay_next(rn_lay_reader *r, rn_lay_node *node)
+{
+    uint64_t nl;
+    char *nul_at = NULL;
+    if (!r->left || get_var(r, &nl) || nl > UINT32_MAX)
+        return 1;
+    node->name = NULL;
+    node->name_len = 0;
+    if (nl) {
+        node->name_len = (uint32_t)(nl - 1);
+        if (r->len - r->at < node->name_len || memchr(r->data + r->at, '\0', node->name_len))
+            return 1;
+        node->name = r->data + r->at;
+        r->at += node->name_len;
+        nul_at = r->data + r->at;
+    }
+    /* Terminated in place, over the first byte of the varints after it,
+     * once they are read. */
+    if (get_var32(r, &node->kind) || get_var32(r, &node->slot_w) || get_var32(r, &node->nkids))
+        return 1;
+    for (int i = 0; i < 6; i++)
+        if (get_var(r, &node->len[i]))
+            return 1;
+    if (nul_at)
+        *nul_at = '\0';
+    r->left--;
+    return 0;
+}
+
+void rn_lay_close(rn_lay_reader *r)
+{
+    free(r->data);
+    memset(r, 0, sizeof *r);
+}
