@@ -186,6 +186,7 @@ struct rn_docfile {
     /* The layout cache (json_layout.h) describes memory as it is: read
      * from it, or written, since the last change. */
     int lay_ok;
+    int from_cache;          /* the last load was layout_load's */
 };
 
 #define TRY(expr) do { if (!rc) rc = (expr); } while (0)
@@ -2230,12 +2231,19 @@ static int layout_load(rn_docfile *df, const struct stat *st)
     df->vis_size = st->st_size;
     df->vis_mtime = st->st_mtim;
     df->lay_ok = 1;
+    df->from_cache = 1;
     return 0;
+}
+
+int rn_docfile_loaded_from_cache(const rn_docfile *df)
+{
+    return df->from_cache;
 }
 
 int rn_docfile_load(rn_docfile *df)
 {
     df->rc_to = 0;
+    df->from_cache = 0;
     int fd = open(df->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)

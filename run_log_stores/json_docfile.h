@@ -71,7 +71,11 @@ int rn_docfile_set_root(rn_docfile *df, const json_t *obj);
 int rn_docfile_put(rn_docfile *df, const char *parent, rn_df_kind kind, const char *name,
                    const json_t *obj);
 
-/* The root's "internal_name" as read by the last load (NULL if none). */
+/* 1 if the last load read where the nodes lie from the file's layout
+ * cache (json_layout.h) instead of scanning the file. */
+int rn_docfile_loaded_from_cache(const rn_docfile *df);
+
+/* The root's "internal_name" as last loaded or set (NULL if none). */
 const char *rn_docfile_root_name(const rn_docfile *df);
 
 /* 1 if a node `name` of `kind` exists. */

@@ -182,32 +182,29 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Written over the old cache in place: a new file and a rename would
+ * allocate an inode and free one per process, which on ext4 slows down
+ * every later allocation in the folder (json_docfile.h, spares).  A
+ * reader meeting a cache half written (or two writers' bytes mixed)
+ * finds the checksum wrong and scans the document instead. */
 int rn_lay_commit(rn_lay_writer *w, const char *doc_path)
 {
-    char *path = rn_lay_path(doc_path), *tmp = NULL;
+    char *path = rn_lay_path(doc_path);
     int rc = path ? 0 : RN_ENOMEM;
     if (!rc)
         rc = put64(&w->buf, checksum(w->buf.data, w->buf.len));
     if (!rc) {
-        size_t n = strlen(path) + 24;
-        if ((tmp = malloc(n)) != NULL)
-            snprintf(tmp, n, "%s.%ld", path, (long)getpid());
-        else
-            rc = RN_ENOMEM;
-    }
-    if (!rc) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
             rc = RN_EIO;
         } else {
-            int bad = write_all(fd, w->buf.data, w->buf.len);
-            if (close(fd) != 0 || bad || rename(tmp, path) != 0) {
+            if (write_all(fd, w->buf.data, w->buf.len) ||
+                ftruncate(fd, (off_t)w->buf.len) != 0)
                 rc = RN_EIO;
-                unlink(tmp);
-            }
+            if (close(fd) != 0)
+                rc = RN_EIO;
         }
     }
-    free(tmp);
     free(path);
     rn_lay_abandon(w);
     return rc;

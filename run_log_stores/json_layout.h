@@ -11,9 +11,9 @@
  *     modification and change times, as stat(2) gives them): any other
  *     writer's change (a rename, an in-place rewrite, a touch) changes
  *     one of them, and a stale cache is then ignored;
- *   - a checksum over the whole cache, so a cache cut short or garbled
- *     (power loss before the page cache reached the disk) is ignored too;
- *   - it is replaced by rename(2), never written in place.
+ *   - a checksum over the whole cache, so a cache cut short, half
+ *     written (it is rewritten in place, see rn_lay_commit) or garbled
+ *     by a power loss is ignored too.
  *
  * A cache is never needed: without one (or with a wrong one) the document
  * is scanned as before.  Its bytes are in host order, with a marker that
@@ -62,8 +62,8 @@ typedef struct rn_lay_writer {
 
 int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h);
 int rn_lay_add(rn_lay_writer *w, const rn_lay_node *node);
-/* Writes the cache (a temporary file renamed over the old one) and frees
- * the writer, whatever happens. */
+/* Writes the cache (over the old one) and frees the writer, whatever
+ * happens. */
 int rn_lay_commit(rn_lay_writer *w, const char *doc_path);
 void rn_lay_abandon(rn_lay_writer *w);
 
