@@ -354,6 +354,38 @@ static void test_empty_and_files(void **state)
     json_decref(doc);
     json_decref(pos);
     remove(path);
+
+    /* A file of more than 64 KiB is read into a mapping (read_all): the
+     * same document as from memory, whole and one step of it, with the
+     * positions of its last lines. */
+    rn_buf big = {0};
+    assert_int_equal(rn_buf_printf(&big, "dag:\n  start_at: s0\n  steps:\n"), 0);
+    for (int i = 0; i < 900; i++)
+        assert_int_equal(rn_buf_printf(&big, "    s%d:\n      type: task\n      command: "
+                                              "\"echo %d of a long pipeline\"\n      next: %s%d\n",
+                                       i, i, i < 899 ? "s" : "success", i < 899 ? i + 1 : 0),
+                         0);
+    assert_int_equal(rn_buf_printf(&big, "    success0:\n      type: success\n"), 0);
+    assert_true(big.len > 64 * 1024);
+    char bpath[] = "/tmp/rn_yaml_bigXXXXXX";
+    write_temp(bpath, big.data);
+    json_t *want = NULL, *part = NULL;
+    assert_int_equal(rn_yaml_load_string(big.data, big.len, "big", &want, NULL, &d), 0);
+    assert_int_equal(rn_yaml_load_file(bpath, &doc, &pos, &d), 0);
+    assert_true(json_equal(doc, want));
+    assert_non_null(json_object_get(pos, "/dag/steps/success0/type"));
+    assert_int_equal(rn_yaml_load_step(bpath, "s700", 0, &part, NULL, &d, NULL), 0);
+    assert_true(json_equal(json_object_get(json_object_get(json_object_get(part, "dag"), "steps"),
+                                           "s700"),
+                           json_object_get(json_object_get(json_object_get(want, "dag"), "steps"),
+                                           "s700")));
+    assert_int_equal(d.n, 0);
+    json_decref(part);
+    json_decref(want);
+    json_decref(doc);
+    json_decref(pos);
+    remove(bpath);
+    rn_buf_free(&big);
     rn_diag_free(&d);
 }
 
