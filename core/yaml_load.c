@@ -26,7 +26,6 @@
 #include <string.h>
 #include <threads.h>
 #include <unistd.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -1339,33 +1338,8 @@ done:
     return 0;
 }
 
-/* A buffer for the text of a file, and how to give it back. */
-typedef struct file_text {
-    char *data;
-    size_t len, mapped; /* mapped: the size of an anonymous mapping, else 0 */
-} file_text;
-
-/* From this size on, a file's buffer is an anonymous mapping filled in by
- * the kernel in one go (MAP_POPULATE): on a virtual machine every page a
- * process touches for the first time costs 10-40 us as a separate fault,
- * three to four times what populating it in one call costs, and a large
- * pipeline's text is tens of pages read once.  (Mapping the file itself
- * would save the copy too, but a file truncated while it is parsed would
- * kill the process with SIGBUS.) */
-#define POPULATE_MIN (64 * 1024)
-
-static void text_free(file_text *t)
+static int read_all(const char *path, char **out, size_t *out_len)
 {
-    if (t->mapped)
-        munmap(t->data, t->mapped);
-    else
-        free(t->data);
-    t->data = NULL;
-}
-
-static int read_all(const char *path, file_text *t)
-{
-    memset(t, 0, sizeof *t);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return rn_error_set(errno == ENOENT ? RN_ENOENT : RN_EIO,
@@ -1376,26 +1350,12 @@ static int read_all(const char *path, file_text *t)
     struct stat st;
     size_t cap = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 8192;
     size_t len = 0;
-    char *buf = NULL;
-    if (cap >= POPULATE_MIN) {
-        void *m = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-        if (m != MAP_FAILED) {
-            buf = m;
-            t->mapped = cap;
-        }
-    }
-    if (!buf)
-        buf = malloc(cap);
+    char *buf = malloc(cap);
     for (;;) {
         if (buf && len == cap) {
-            /* The file grew while it was read: on to the heap. */
-            char *nb = malloc(cap * 2);
-            if (nb)
-                memcpy(nb, buf, len);
-            t->data = buf;
-            text_free(t);
-            t->mapped = 0;
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                free(buf);
             buf = nb;
             cap *= 2;
         }
@@ -1408,8 +1368,7 @@ static int read_all(const char *path, file_text *t)
             continue;
         if (got < 0) {
             int err = errno;
-            t->data = buf;
-            text_free(t);
+            free(buf);
             close(fd);
             return rn_error_set(RN_EIO, "cannot read %s: %s", path, strerror(err));
         }
@@ -1418,8 +1377,8 @@ static int read_all(const char *path, file_text *t)
         len += (size_t)got;
     }
     close(fd);
-    t->data = buf;
-    t->len = len;
+    *out = buf;
+    *out_len = len;
     return 0;
 }
 
@@ -1432,17 +1391,18 @@ int rn_yaml_load_string(const char *text, size_t len, const char *name,
 int rn_yaml_load_step(const char *path, const char *only_step, int markers_only, json_t **out,
                       json_t **positions, rn_diag *diag, int *partial)
 {
-    file_text t;
+    char *text = NULL;
+    size_t len = 0;
     *out = NULL;
     if (positions)
         *positions = NULL;
     if (partial)
         *partial = 0;
-    int rc = read_all(path, &t);
+    int rc = read_all(path, &text, &len);
     if (rc < 0)
         return rc;
-    rc = load_text(t.data, t.len, path, only_step, markers_only, out, positions, diag, partial);
-    text_free(&t);
+    rc = load_text(text, len, path, only_step, markers_only, out, positions, diag, partial);
+    free(text);
     return rc;
 }
 

@@ -355,9 +355,9 @@ static void test_empty_and_files(void **state)
     json_decref(pos);
     remove(path);
 
-    /* A file of more than 64 KiB is read into a mapping (read_all): the
-     * same document as from memory, whole and one step of it, with the
-     * positions of its last lines. */
+    /* A file of more than 64 KiB (read_all sizes its buffer from the
+     * file): the same document as from memory, whole and one step of
+     * it, with the positions of its last lines. */
     rn_buf big = {0};
     assert_int_equal(rn_buf_printf(&big, "dag:\n  start_at: s0\n  steps:\n"), 0);
     for (int i = 0; i < 900; i++)
