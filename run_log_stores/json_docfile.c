@@ -1959,18 +1959,72 @@ static int scan_node(scan_ctx *c, df_node *n, const char *start, const char *obj
     return 0;
 }
 
+/* ---- the fast loads: a tree built beside the one memory holds ------------ */
+
+/* A load builds its tree while memory keeps the one it has, so that a load
+ * that gives up (or fails) leaves memory as it was. */
+typedef struct df_tree {
+    df_node *root, **index;
+    size_t cap, n;
+} df_tree;
+
+/* Swap the tree in memory with `t`. */
+static void tree_swap(rn_docfile *df, df_tree *t)
+{
+    df_tree mem = {df->root, df->index, df->index_cap, df->index_n};
+    df->root = t->root;
+    df->index = t->index;
+    df->index_cap = t->cap;
+    df->index_n = t->n;
+    *t = mem;
+}
+
+static int tree_begin(rn_docfile *df, df_tree *kept)
+{
+    df_tree fresh = {node_new(df->root_kind, NULL), NULL, 0, 0};
+    tree_swap(df, &fresh);
+    *kept = fresh;
+    return df->root ? 0 : oom();
+}
+
+/* Memory becomes the tree built (rc 0: with its root's name, the end of
+ * the document and the visible file `st`, in this writer's layout) or
+ * goes back to the one kept (rc != 0, returned). */
+static int tree_end(rn_docfile *df, df_tree *kept, int rc, char *name, size_t end,
+                    const struct stat *st)
+{
+    tree_swap(df, kept); /* *kept is now the tree built */
+    if (rc) {
+        node_free(kept->root);
+        free(kept->index);
+        free(name);
+        return rc;
+    }
+    forget_spare(df);
+    tree_reset(df);
+    tree_swap(df, kept);
+    free(df->root_name);
+    df->root_name = name;
+    df->end = end;
+    df->need_full = 0;
+    df->vis = VIS_OURS;
+    df->vis_dev = st->st_dev;
+    df->vis_ino = st->st_ino;
+    df->vis_size = st->st_size;
+    df->vis_mtime = st->st_mtim;
+    return 0;
+}
+
 /* Memory from the file's text by scanning it: 0, SCAN_GIVE_UP (memory
  * unchanged: take the full parse), or < 0. */
 static int scan_load(rn_docfile *df, const char *text, size_t len, const struct stat *st)
 {
-    df_node *old_root = df->root, **old_index = df->index;
-    size_t old_cap = df->index_cap, old_n = df->index_n;
+    df_tree kept;
     scan_ctx c = {df, text, text + len, NULL, 0};
     const char *p = rn_json_skip_ws(text, c.end), *after = NULL;
-    df->root = node_new(df->root_kind, NULL);
-    df->index = NULL;
-    df->index_cap = df->index_n = 0;
-    int rc = !df->root ? oom() : p < c.end && *p == '{' ? 0 : SCAN_GIVE_UP;
+    int rc = tree_begin(df, &kept);
+    if (!rc && !(p < c.end && *p == '{'))
+        rc = SCAN_GIVE_UP;
     /* What follows the document: spaces only, as a writer leaves them. */
     if (!rc && (rc = scan_node(&c, df->root, p, p, 0, &after)) == 0)
         for (const char *q = after; q < c.end && !rc; q++)
@@ -1983,42 +2037,16 @@ static int scan_load(rn_docfile *df, const char *text, size_t len, const struct 
             rc = json_is_string(v) ? oom() : SCAN_GIVE_UP;
         json_decref(v);
     }
-    df_node *new_root = df->root, **new_index = df->index;
-    size_t new_cap = df->index_cap, new_n = df->index_n;
     /* run_config as found by scan_node, made relative to the mid part. */
-    size_t mid_at = !rc ? new_root->off[P_MID] : 0;
+    size_t mid_at = !rc ? df->root->off[P_MID] : 0;
     if (!rc && df->rc_to && df->rc_from >= mid_at && df->rc_from < df->rc_to &&
-        df->rc_to <= mid_at + new_root->len[P_MID]) {
+        df->rc_to <= mid_at + df->root->len[P_MID]) {
         df->rc_from -= mid_at;
         df->rc_to -= mid_at;
     } else {
         df->rc_to = 0;
     }
-    df->root = old_root;
-    df->index = old_index;
-    df->index_cap = old_cap;
-    df->index_n = old_n;
-    if (rc) {
-        node_free(new_root);
-        free(new_index);
-        return rc;
-    }
-    forget_spare(df);
-    tree_reset(df);
-    df->root = new_root;
-    df->index = new_index;
-    df->index_cap = new_cap;
-    df->index_n = new_n;
-    free(df->root_name);
-    df->root_name = name;
-    df->end = (size_t)(after - text);
-    df->need_full = 0;
-    df->vis = VIS_OURS;
-    df->vis_dev = st->st_dev;
-    df->vis_ino = st->st_ino;
-    df->vis_size = st->st_size;
-    df->vis_mtime = st->st_mtim;
-    return 0;
+    return tree_end(df, &kept, rc, name, !rc ? (size_t)(after - text) : 0, st);
 }
 
 /* ---- the layout cache --------------------------------------------------- */
@@ -2189,47 +2217,19 @@ static int layout_load(rn_docfile *df, const struct stat *st)
     }
     if (h.root_name && !(name = strdup(h.root_name)))
         rc = oom();
-    df_node *old_root = df->root, **old_index = df->index;
-    size_t old_cap = df->index_cap, old_n = df->index_n;
-    df->root = rc ? NULL : node_new(df->root_kind, NULL);
-    df->index = NULL;
-    df->index_cap = df->index_n = 0;
-    if (!rc && !df->root)
-        rc = oom();
+    df_tree kept;
+    int brc = tree_begin(df, &kept);
+    if (!rc)
+        rc = brc;
     if (!rc)
         rc = lay_build(df, &rd, size);
     if (!rc && lay_place(df->root, (size_t)h.start, size) != h.end)
         rc = 1;
     rn_lay_close(&rd);
-    df_node *new_root = df->root, **new_index = df->index;
-    size_t new_cap = df->index_cap, new_n = df->index_n;
-    df->root = old_root;
-    df->index = old_index;
-    df->index_cap = old_cap;
-    df->index_n = old_n;
-    if (rc) {
-        node_free(new_root);
-        free(new_index);
-        free(name);
+    if ((rc = tree_end(df, &kept, rc, name, (size_t)h.end, st)) != 0)
         return rc;
-    }
-    forget_spare(df);
-    tree_reset(df);
-    df->root = new_root;
-    df->index = new_index;
-    df->index_cap = new_cap;
-    df->index_n = new_n;
-    free(df->root_name);
-    df->root_name = name;
-    df->end = (size_t)h.end;
     df->rc_from = (size_t)h.rc_from;
-    df->rc_to = h.rc_to <= new_root->len[P_MID] ? (size_t)h.rc_to : 0;
-    df->need_full = 0;
-    df->vis = VIS_OURS;
-    df->vis_dev = st->st_dev;
-    df->vis_ino = st->st_ino;
-    df->vis_size = st->st_size;
-    df->vis_mtime = st->st_mtim;
+    df->rc_to = h.rc_to <= df->root->len[P_MID] ? (size_t)h.rc_to : 0;
     df->lay_ok = 1;
     df->from_cache = 1;
     return 0;
