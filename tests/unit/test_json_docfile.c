@@ -362,11 +362,14 @@ static json_t *start_root(void)
                      "job", "parameters");
 }
 
+/* Reloads of a random run that came from a layout cache, all runs. */
+static size_t layout_reloads;
+
 static void run_random(int in_place, int nested, unsigned s, int nops, int big)
 {
     struct model *m = calloc(1, sizeof *m);
     rn_docfile *df;
-    size_t gaps = 0;
+    size_t gaps = 0, caches = 0;
     m->doc = start_root();
     m->nholders = 1;
     m->nested = nested;
@@ -433,6 +436,14 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
             if (in_place)
                 rn_docfile_use_in_place(df);
             OK(rn_docfile_load(df));
+            /* A large file: where its nodes lie came from the layout cache
+             * the process before left (and the writes that follow check
+             * every offset it gave). */
+            struct stat big;
+            if (stat("logs/run.json", &big) == 0 && big.st_size >= 64 * 1024) {
+                assert_true(rn_docfile_loaded_from_cache(df));
+                caches++;
+            }
         }
     }
     json_t *got;
@@ -443,6 +454,7 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
      * finishing removes the room kept for growth. */
     if (big)
         assert_true(gaps > 0);
+    layout_reloads += caches;
     OK(rn_docfile_finish(df));
     expect_text("logs/run.json", m->doc, 0);
     assert_int_equal(gap_seen, 0);
@@ -560,7 +572,9 @@ static void test_random_nested_in_place(void **state)
 static void test_random_large_parameters(void **state)
 {
     (void)state;
+    layout_reloads = 0;
     run_random(0, 1, 5, 800, 1);
+    assert_true(layout_reloads > 0); /* the nested layout through its cache */
     run_random(0, 0, 6, 500, 1);
     run_random(1, 1, 7, 500, 1);
 }
