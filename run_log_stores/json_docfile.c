@@ -1577,19 +1577,12 @@ int rn_docfile_new(rn_docfile **out, const char *path, rn_df_kind root_kind, int
     df->mode = MODE_EXCHANGE;
     df->vis = VIS_NONE;
     df->rd_fd = -1;
-    const char *slash = strrchr(path, '/');
-    size_t sl = strlen(path) + 16;
     df->path = strdup(path);
-    df->shadow = malloc(sl);
+    df->shadow = rn_df_hidden_path(path, ".shadow");
     if (!df->path || !df->shadow || new_root(df)) {
         rn_docfile_free(df);
         return oom();
     }
-    /* A dot name: not matched by "*.json" or "BranchLog-*" listings. */
-    if (slash)
-        snprintf(df->shadow, sl, "%.*s/.%s.shadow", (int)(slash - path), path, slash + 1);
-    else
-        snprintf(df->shadow, sl, "./.%s.shadow", path);
     *out = df;
     return 0;
 }
@@ -2614,6 +2607,18 @@ int rn_docfile_node_json(json_t **out, rn_docfile *df, const char *name, rn_df_k
 }
 
 /* ---- naming helpers ------------------------------------------------ */
+
+char *rn_df_hidden_path(const char *path, const char *suffix)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = strlen(path) + strlen(suffix) + 4;
+    char *p = malloc(n);
+    if (p && slash)
+        snprintf(p, n, "%.*s/.%s%s", (int)(slash - path), path, slash + 1, suffix);
+    else if (p)
+        snprintf(p, n, "./.%s%s", path, suffix);
+    return p;
+}
 
 char *rn_df_parent_name(const char *name, int *err)
 {

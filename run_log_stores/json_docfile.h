@@ -152,6 +152,10 @@ void rn_df_turn_give(rn_df_turn *turn);
 /* The name minus its last dot segment (a step's branch, a branch's step),
  * malloc'd; NULL with *err = 0 for a one-segment name. */
 char *rn_df_parent_name(const char *name, int *err);
+/* The hidden twin of the file at `path`: ".<file name><suffix>" in the
+ * same folder (a dot name: not matched by "*.json" or "BranchLog-*"
+ * listings, runnable's included); malloc'd, NULL when out of memory. */
+char *rn_df_hidden_path(const char *path, const char *suffix);
 /* A run id usable as a file or folder name (no '/', not "." or ".."). */
 int rn_df_check_run_id(const char *run_id);
 /* `path` taken relative to the engine's working directory. */

@@ -4,9 +4,9 @@
  *   "RNLAYOUT"  u32 version  u32 byte-order marker
  *   u64 ×7      the document's st_dev, st_ino, st_size, mtime s/ns, ctime s/ns
  *   u32 root_kind, nested   u64 start, end, rc_from, rc_to
- *   u32 root name length (NONE: no name) + bytes   u64 records
- *   records:    varint name length + 1 (0 for the root) + bytes,
- *               varint kind, slot_w, nkids, len[6]
+ *   root name   u64 records
+ *   records:    name, varint kind, slot_w, nkids, len[6]
+ *   (a name:    varint length + 1, 0 for none, then its bytes)
  *   u64 checksum of everything before it
  *
  * Fixed-size integers are in host order (the marker says which): a cache
@@ -26,28 +26,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json_docfile.h"
 #include "json_layout.h"
 
 #define MAGIC "RNLAYOUT"
 #define LAY_VERSION 1u
 #define ORDER 0x01020304u
-#define NONE UINT32_MAX
-/* A cache larger than this is not one this writer made. */
-#define CACHE_MAX ((size_t)256 << 20)
 
 char *rn_lay_path(const char *doc_path)
 {
-    const char *slash = strrchr(doc_path, '/');
-    size_t n = strlen(doc_path) + sizeof "/..layout";
-    char *p = malloc(n);
-    if (!p)
-        return NULL;
-    /* A dot name: not matched by "*.json" or "BranchLog-*" listings. */
-    if (slash)
-        snprintf(p, n, "%.*s/.%s.layout", (int)(slash - doc_path), doc_path, slash + 1);
-    else
-        snprintf(p, n, ".%s.layout", doc_path);
-    return p;
+    return rn_df_hidden_path(doc_path, ".layout");
 }
 
 /* Word-at-a-time: the check runs on every open of a large run's file. */
@@ -78,9 +66,18 @@ static int put64(rn_buf *b, uint64_t v)
     return rn_buf_append(b, (const char *)&v, sizeof v);
 }
 
+static char *put_var(char *p, uint64_t v)
+{
+    for (; v >= 0x80; v >>= 7)
+        *p++ = (char)(v | 0x80);
+    *p++ = (char)v;
+    return p;
+}
+
 static int put_name(rn_buf *b, const char *s, uint32_t len)
 {
-    int rc = put32(b, s ? len : NONE);
+    char n[10];
+    int rc = rn_buf_append(b, n, (size_t)(put_var(n, s ? (uint64_t)len + 1 : 0) - n));
     return rc || !s ? rc : rn_buf_append(b, s, len);
 }
 
@@ -134,22 +131,11 @@ int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h)
     return rc;
 }
 
-static char *put_var(char *p, uint64_t v)
-{
-    for (; v >= 0x80; v >>= 7)
-        *p++ = (char)(v | 0x80);
-    *p++ = (char)v;
-    return p;
-}
-
 int rn_lay_add(rn_lay_writer *w, const rn_lay_node *node)
 {
-    /* Ten varints of at most ten bytes each, and the name. */
-    char rec[100], *p = rec;
-    p = put_var(p, node->name ? (uint64_t)node->name_len + 1 : 0);
-    int rc = rn_buf_append(&w->buf, rec, (size_t)(p - rec));
-    if (!rc && node->name)
-        rc = rn_buf_append(&w->buf, node->name, node->name_len);
+    /* Nine varints of at most ten bytes each. */
+    char rec[90], *p;
+    int rc = put_name(&w->buf, node->name, node->name_len);
     p = put_var(rec, node->kind);
     p = put_var(p, node->slot_w);
     p = put_var(p, node->nkids);
@@ -157,15 +143,12 @@ int rn_lay_add(rn_lay_writer *w, const rn_lay_node *node)
         p = put_var(p, node->len[i]);
     if (!rc)
         rc = rn_buf_append(&w->buf, rec, (size_t)(p - rec));
-    if (!rc)
-        w->n++;
     return rc;
 }
 
 void rn_lay_abandon(rn_lay_writer *w)
 {
     rn_buf_free(&w->buf);
-    w->n = 0;
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -231,18 +214,44 @@ static int get64(rn_lay_reader *r, uint64_t *v)
     return get(r, v, sizeof *v);
 }
 
-/* A name: NULL for NONE; else its bytes, which must hold no NUL (the
- * byte after them, the next field's, is overwritten by one: every field
- * after a name is read before the name is used). */
+static int get_var(rn_lay_reader *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && r->at < r->len; shift += 7) {
+        unsigned char b = (unsigned char)r->data[r->at++];
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int get_var32(rn_lay_reader *r, uint32_t *v)
+{
+    uint64_t x;
+    if (get_var(r, &x) || x > UINT32_MAX)
+        return 1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+/* A name: NULL for none; else its bytes, which must hold no NUL.  It is
+ * terminated in place, over the first byte of the field after it, which
+ * the caller reads before it calls name_end (the buffer has a NUL at its
+ * end for a name that is last). */
 static int get_name(rn_lay_reader *r, const char **s, uint32_t *len, char **nul_at)
 {
-    if (get32(r, len))
-        return 1;
+    uint64_t n;
+    *s = NULL;
+    *len = 0;
     *nul_at = NULL;
-    if (*len == NONE) {
-        *s = NULL;
+    if (get_var(r, &n) || n > UINT32_MAX)
+        return 1;
+    if (!n)
         return 0;
-    }
+    *len = (uint32_t)(n - 1);
     if (r->len - r->at < *len || memchr(r->data + r->at, '\0', *len))
         return 1;
     *s = r->data + r->at;
@@ -251,38 +260,10 @@ static int get_name(rn_lay_reader *r, const char **s, uint32_t *len, char **nul_
     return 0;
 }
 
-static int read_file(const char *path, char **out, size_t *len)
+static void name_end(char *nul_at)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;
-    struct stat st;
-    int rc = 1;
-    char *buf = NULL;
-    /* One byte more: names are terminated in place (see get_name). */
-    if (fstat(fd, &st) == 0 && st.st_size > 0 && (size_t)st.st_size <= CACHE_MAX) {
-        size_t n = (size_t)st.st_size, got = 0;
-        buf = malloc(n + 1);
-        rc = buf ? 0 : RN_ENOMEM;
-        while (!rc && got < n) {
-            ssize_t k = read(fd, buf + got, n - got);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k <= 0)
-                rc = 1;
-            else
-                got += (size_t)k;
-        }
-        if (!rc) {
-            buf[n] = '\0';
-            *out = buf;
-            *len = n;
-        }
-    }
-    close(fd);
-    if (rc)
-        free(buf);
-    return rc;
+    if (nul_at)
+        *nul_at = '\0';
 }
 
 int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, rn_lay_head *h)
@@ -292,10 +273,12 @@ int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, 
     char *path = rn_lay_path(doc_path);
     if (!path)
         return RN_ENOMEM;
-    int rc = read_file(path, &r->data, &r->len);
+    /* NUL-terminated, which get_name relies on.  No cache (or none
+     * readable) is not an error. */
+    int rc = rn_read_file(path, &r->data, &r->len);
     free(path);
     if (rc)
-        return rc;
+        return rc == RN_ENOMEM ? rc : 1;
     uint64_t sum, id[7], want[7];
     uint32_t version = 0, order = 0;
     char *nul_at = NULL;
@@ -320,60 +303,21 @@ int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, 
         rn_lay_close(r);
         return 1;
     }
-    if (nul_at)
-        *nul_at = '\0';
+    name_end(nul_at);
     r->left = h->nnodes;
-    return 0;
-}
-
-static int get_var(rn_lay_reader *r, uint64_t *v)
-{
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64 && r->at < r->len; shift += 7) {
-        unsigned char b = (unsigned char)r->data[r->at++];
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return 0;
-        }
-    }
-    return 1;
-}
-
-static int get_var32(rn_lay_reader *r, uint32_t *v)
-{
-    uint64_t x;
-    if (get_var(r, &x) || x > UINT32_MAX)
-        return 1;
-    *v = (uint32_t)x;
     return 0;
 }
 
 int rn_lay_next(rn_lay_reader *r, rn_lay_node *node)
 {
-    uint64_t nl;
-    char *nul_at = NULL;
-    if (!r->left || get_var(r, &nl) || nl > UINT32_MAX)
-        return 1;
-    node->name = NULL;
-    node->name_len = 0;
-    if (nl) {
-        node->name_len = (uint32_t)(nl - 1);
-        if (r->len - r->at < node->name_len || memchr(r->data + r->at, '\0', node->name_len))
-            return 1;
-        node->name = r->data + r->at;
-        r->at += node->name_len;
-        nul_at = r->data + r->at;
-    }
-    /* Terminated in place, over the first byte of the varints after it,
-     * once they are read. */
-    if (get_var32(r, &node->kind) || get_var32(r, &node->slot_w) || get_var32(r, &node->nkids))
+    char *nul_at;
+    if (!r->left || get_name(r, &node->name, &node->name_len, &nul_at) ||
+        get_var32(r, &node->kind) || get_var32(r, &node->slot_w) || get_var32(r, &node->nkids))
         return 1;
     for (int i = 0; i < 6; i++)
         if (get_var(r, &node->len[i]))
             return 1;
-    if (nul_at)
-        *nul_at = '\0';
+    name_end(nul_at);
     r->left--;
     return 0;
 }

@@ -57,7 +57,6 @@ char *rn_lay_path(const char *doc_path);
 /* ---- writing: begin, add every node, commit ---- */
 typedef struct rn_lay_writer {
     rn_buf buf;
-    uint64_t n;
 } rn_lay_writer;
 
 int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h);
