@@ -8,7 +8,8 @@
  *     steps carry continueOn.failed so the template goes on to the
  *     on_failure target or the graph's `fail` step.  Steps templates have
  *     no 200-task bound, so a 1,000-step chain is one template.
- *   - a depends_on graph becomes a `dag` template (`depends` expressions);
+ *   - a depends_on graph becomes a `dag` template (`depends` expressions),
+ *     or beyond Argo's 200 tasks per DAG a steps template of levels;
  *   - a composite step becomes a steps template: fan-out, its branches
  *     (withParam over the fan-out's items for a map, `when` on its case
  *     for a conditional), fan-in; a loop is an iteration template that
@@ -834,23 +835,67 @@ static int steps_graph(gen *g, const json_t *graph, const char *prefix, const ch
     return rc;
 }
 
-/* A depends_on graph as a dag template: a step runs when all it depends
- * on succeeded; `fail` when any step without skip_on_error failed,
- * `success` when none did. */
+/* How a depends_on graph's template names a step's outcome: a DAG task's
+ * `depends` says `a.Succeeded`, a steps template's `when` says
+ * '{{steps.a.status}}' == 'Succeeded'.  A step that never ran is Omitted
+ * in a DAG, Skipped in steps. */
+static int outcome(rn_buf *b, int levels, const char *sep, const char *sname, const char *res)
+{
+    if (levels && strcmp(res, "Omitted") == 0)
+        res = "Skipped";
+    return levels ? rn_buf_printf(b, "%s'{{steps.%s.status}}' == '%s'", sep, sname, res)
+                  : rn_buf_printf(b, "%s%s.%s", sep, sname, res);
+}
+
+/* The level of a step of a depends_on graph: 0 without dependencies, else
+ * one more than its deepest dependency's (memoised in `lv`). */
+static int dag_level(const json_t *nodes, const char *name, json_t *lv, int depth)
+{
+    json_t *known = json_object_get(lv, name);
+    if (known) {
+        int l = (int)json_integer_value(known);
+        return l >= 0 ? l : rn_error_set(RN_EINVAL, "the graph has a cycle through '%s'", name);
+    }
+    if (depth > 100000)
+        return rn_error_set(RN_EINVAL, "the graph has a cycle through '%s'", name);
+    json_object_set_new(lv, name, json_integer(-1));
+    int level = 0;
+    size_t j;
+    json_t *dep;
+    json_array_foreach(json_object_get(json_object_get(nodes, name), "depends_on"), j, dep) {
+        const char *d = json_string_value(dep);
+        if (!d || !json_object_get(nodes, d))
+            continue;
+        int l = dag_level(nodes, d, lv, depth + 1);
+        if (l < 0)
+            return l;
+        if (l + 1 > level)
+            level = l + 1;
+    }
+    json_object_set_new(lv, name, json_integer(level));
+    return level;
+}
+
+/* A depends_on graph: a step runs when all it depends on succeeded;
+ * `fail` when any step without skip_on_error failed, `success` when none
+ * did.  Up to MAX_DAG_TASKS steps it is a dag template (`depends`); a
+ * larger graph is a steps template of levels (a step's level is one more
+ * than its deepest dependency's; the steps of a level run together), each
+ * step with a `when` on its own dependencies and continueOn.failed, so a
+ * failure skips exactly its dependents, as in the dag and in execute.
+ * The levels cost only concurrency: a step waits for its whole level
+ * before it rather than for its own dependencies. */
 static int dag_graph(gen *g, const json_t *graph, const char *prefix, const char *tname,
                      const ctx *c)
 {
     const json_t *nodes = json_object_get(graph, "nodes");
+    int levels = json_object_size(nodes) > MAX_DAG_TASKS;
     json_t *used = json_object(), *snames = json_object(), *tasks = json_array();
+    json_t *lv = json_object();
     rn_buf failed = {0}, ok = {0};
-    int rc = used && snames && tasks ? 0 : oom();
+    int rc = used && snames && tasks && lv ? 0 : oom();
     const char *name;
     json_t *node;
-    if (json_object_size(nodes) > MAX_DAG_TASKS)
-        rc = rn_error_set(RN_EINVAL, "%s: the depends_on graph '%s' has %zu steps; an Argo "
-                          "DAG holds at most %d: move some into a parallel branch",
-                          g->in->pipeline_file, *prefix ? prefix : "dag",
-                          json_object_size(nodes), MAX_DAG_TASKS);
     json_object_foreach((json_t *)nodes, name, node) {
         char base[MAX_NAME], sname[MAX_NAME];
         sanitize(name, base, sizeof base);
@@ -863,6 +908,11 @@ static int dag_graph(gen *g, const json_t *graph, const char *prefix, const char
         if (is_terminal(node))
             continue;
         const char *sname = json_string_value(json_object_get(snames, name));
+        int level = levels ? dag_level(nodes, name, lv, 0) : 0;
+        if (level < 0) {
+            rc = level;
+            break;
+        }
         json_t *call = node_call(g, node, prefix, name, sname, c, &rc);
         if (rc < 0)
             break;
@@ -870,22 +920,33 @@ static int dag_graph(gen *g, const json_t *graph, const char *prefix, const char
         size_t j;
         json_t *dep;
         json_array_foreach(json_object_get(node, "depends_on"), j, dep)
-            if (rn_buf_printf(&d, "%s%s.Succeeded", j ? " && " : "",
-                              json_string_value(json_object_get(
-                                  snames, json_string_value(dep)))) < 0)
+            if (outcome(&d, levels, j ? " && " : "",
+                        json_string_value(json_object_get(snames, json_string_value(dep))),
+                        "Succeeded") < 0)
                 rc = oom();
         if (rc == 0 && d.len && rn_buf_append(&d, "", 1) == 0)
-            json_object_set_new(call, "depends", json_string(d.data));
+            json_object_set_new(call, levels ? "when" : "depends", json_string(d.data));
         rn_buf_free(&d);
-        json_array_append_new(tasks, call);
+        if (levels) {
+            json_object_set_new(call, "continueOn", json_pack("{s:b}", "failed", 1));
+            while (rc == 0 && json_array_size(tasks) <= (size_t)level)
+                json_array_append_new(tasks, json_array());
+            json_array_append_new(json_array_get(tasks, (size_t)level), call);
+        } else {
+            json_array_append_new(tasks, call);
+        }
         int skip = json_is_true(json_object_get(node, "skip_on_error"));
-        if (!skip && rn_buf_printf(&failed, "%s%s.Failed", failed.len ? " || " : "", sname) < 0)
+        if (!skip && outcome(&failed, levels, failed.len ? " || " : "", sname, "Failed") < 0)
             rc = oom();
-        if (rn_buf_printf(&ok, "%s(%s.Succeeded || %s.Omitted%s%s%s)", ok.len ? " && " : "",
-                          sname, sname, skip ? " || " : "", skip ? sname : "",
-                          skip ? ".Failed" : "") < 0)
+        if (rn_buf_append(&ok, ok.len ? " && (" : "(", ok.len ? 5 : 1) < 0 ||
+            outcome(&ok, levels, "", sname, "Succeeded") < 0 ||
+            outcome(&ok, levels, " || ", sname, "Omitted") < 0 ||
+            (skip && outcome(&ok, levels, " || ", sname, "Failed") < 0) ||
+            rn_buf_append(&ok, ")", 1) < 0)
             rc = oom();
     }
+    /* The ends run after every step: the last level of their own. */
+    json_t *last = levels ? json_array() : tasks;
     if (rc == 0 && rn_buf_append(&failed, "", 1) == 0 && rn_buf_append(&ok, "", 1) == 0) {
         const char *const ends[] = {"success", "fail"};
         for (int e = 0; e < 2 && rc == 0; e++) {
@@ -896,18 +957,25 @@ static int dag_graph(gen *g, const json_t *graph, const char *prefix, const char
             json_t *call = node_call(g, en, prefix, ends[e], sname, c, &rc);
             if (rc < 0)
                 break;
-            json_object_set_new(call, "depends", json_string(e ? failed.data : ok.data));
-            json_array_append_new(tasks, call);
+            json_object_set_new(call, levels ? "when" : "depends",
+                                json_string(e ? failed.data : ok.data));
+            json_array_append_new(last, call);
         }
     }
+    if (levels && json_array_size(last))
+        json_array_append(tasks, last);
+    if (levels)
+        json_decref(last);
     if (rc == 0) {
-        json_t *t = json_pack("{s:s, s:{s:b, s:O}}", "name", tname, "dag", "failFast", 0,
-                              "tasks", tasks);
+        json_t *t = levels ? json_pack("{s:s, s:O}", "name", tname, "steps", tasks)
+                           : json_pack("{s:s, s:{s:b, s:O}}", "name", tname, "dag", "failFast",
+                                       0, "tasks", tasks);
         json_array_append_new(g->templates, with_inputs(t, ctx_inputs(c)));
     }
     rn_buf_free(&failed);
     rn_buf_free(&ok);
     json_decref(tasks);
+    json_decref(lv);
     json_decref(used);
     json_decref(snames);
     return rc;

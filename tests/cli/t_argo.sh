@@ -117,6 +117,34 @@ same_as_execute "skip_on_error" "$C/dag_skip.yaml"
 printf 'items: [a, b]\nfail_z: "yes"\n' >db-fail.yaml
 same_as_execute "a failing depends_on branch" "$C/dag_branch.yaml" -p db-fail.yaml
 
+# A depends_on graph beyond Argo's 200 tasks per DAG is a steps template of
+# levels, each step with a `when` on its own dependencies: a failure skips
+# exactly what depends on it, as in execute.  230 steps: chains, joins,
+# steps without dependencies; fail_at names the step that fails, skip_at
+# the one with skip_on_error (parameters).
+"$PY" - <<'PYEOF'
+lines = ["dag:", "  steps:"]
+for i in range(230):
+    deps = [] if i % 50 == 1 or i == 0 else ["s%d" % (i - 1 if i % 7 else i // 2)]
+    if i > 10 and i % 5 == 0:
+        deps.append("s%d" % (i - 10))
+    lines += ["    s%d:" % i, "      type: task", "      command_type: shell",
+              "      command: '[ \"$fail_at\" != s%d ] && [ \"$skip_at\" != s%d ]'" % (i, i),
+              "      depends_on: [%s]" % ", ".join(deps)]
+    if i == 120:
+        lines += ["      skip_on_error: true"]
+open("big_dag.yaml", "w").write("\n".join(lines) + "\n")
+PYEOF
+printf 'fail_at: none\nskip_at: none\n' >bd-ok.yaml
+printf 'fail_at: s60\nskip_at: none\n' >bd-fail.yaml
+printf 'fail_at: none\nskip_at: s120\n' >bd-skip.yaml
+same_as_execute "a 230-step depends_on graph" big_dag.yaml -p bd-ok.yaml
+as_json "m-$i.yaml"
+assert_py "m-$i.yaml.json" "(t := [t for t in doc['spec']['templates'] if t['name'] == 'runnable-dag'][0]) and 'steps' in t and max(len(g) for g in t['steps']) > 1 and sum(len(g) for g in t['steps']) == 232" \
+    "a 230-step depends_on graph is a steps template of levels (steps of a level together)"
+same_as_execute "a 230-step depends_on graph, a step fails" big_dag.yaml -p bd-fail.yaml
+same_as_execute "a 230-step depends_on graph, a skip_on_error step fails" big_dag.yaml -p bd-skip.yaml
+
 # Retries and timeouts: Argo's retryStrategy runs the pod again, each pod
 # is one attempt; a timed-out attempt is stopped and recorded by the pod.
 cat >retry.yaml <<'YAML'
