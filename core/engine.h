@@ -104,10 +104,6 @@ json_t *rn_engine_code_identity(rn_engine *e);
 /* Tell the subscriber (if any) what happened; `ev` is completed with the
  * run id, elapsed time and progress counts (events.c). */
 void rn_engine_emit(rn_engine *e, rn_event *ev);
-/* An engine message for the subscriber at `level` (10 debug, 20 info, 30
- * warning): formatted only when someone listens at that level. */
-void rn_engine_log(rn_engine *e, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* Leaf steps graph `g` should run if all goes well, counting each map or
  * loop branch once and a conditional's largest branch (events.c). */

@@ -145,6 +145,38 @@ assert_py "m-$i.yaml.json" "(t := [t for t in doc['spec']['templates'] if t['nam
 same_as_execute "a 230-step depends_on graph, a step fails" big_dag.yaml -p bd-fail.yaml
 same_as_execute "a 230-step depends_on graph, a skip_on_error step fails" big_dag.yaml -p bd-skip.yaml
 
+# stop_on_first_failure has no Argo form that still records the failure:
+# the manifest is written as if it were false, with a warning per graph
+# that sets it (and none for a pipeline without it).
+rn execute "$C/dag_stop.yaml" -c argo.yaml -o m-stop.yaml
+expect_rc 0 "stop_on_first_failure: the manifest is written"
+expect_err_has "dag_stop.yaml: the pipeline's graph sets stop_on_first_failure, which the Argo manifest does not express" \
+    "stop_on_first_failure: a warning names the graph that sets it"
+validate m-stop.yaml "stop_on_first_failure"
+cat >stop-branch.yaml <<'YAML'
+dag:
+  start_at: par
+  steps:
+    par:
+      type: parallel
+      branches:
+        careful:
+          stop_on_first_failure: true
+          steps:
+            one:
+              type: task
+              command_type: shell
+              command: "true"
+              depends_on: []
+      next: success
+YAML
+rn execute stop-branch.yaml -c argo.yaml -o m-stop-branch.yaml
+expect_rc 0 "stop_on_first_failure in a branch: the manifest is written"
+expect_err_has "branch 'careful' of step 'par' sets stop_on_first_failure" \
+    "stop_on_first_failure in a branch: the warning names the branch"
+rn execute "$C/dag_diamond.yaml" -c argo.yaml -o m-diamond.yaml
+expect_err_lacks "stop_on_first_failure" "no warning for a pipeline without stop_on_first_failure"
+
 # Retries and timeouts: Argo's retryStrategy runs the pod again, each pod
 # is one attempt; a timed-out attempt is stopped and recorded by the pod.
 cat >retry.yaml <<'YAML'

@@ -510,6 +510,12 @@ int rn_engine_node_job(rn_engine *engine, const char *name, int attempt,
 /* `runnable execute --output FILE` (rn_run_options version 5), or NULL:
  * where a rendering executor writes, instead of its own setting. */
 const char *rn_engine_output_file(const rn_engine *engine);
+/* A message for the user at `level` (10 debug, 20 info, 30 warning): an
+ * RN_EVENT_LOG event for the run's subscriber (the CLI prints warnings as
+ * `runnable: warning: ...`), formatted only when someone listens at that
+ * level.  For what a provider cannot do as asked but need not refuse. */
+void rn_engine_log(rn_engine *engine, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ------------------------------------------------------------------ */
 /* Helpers exported by librunnable for providers                       */
