@@ -275,12 +275,15 @@ int rn_plugin_open_file(const char *path, int expect_kind, const char *expect_ty
     return 0;
 }
 
+/* A plugin once loaded stays loaded for the life of the process: unmapping
+ * it cost every short-lived process (a pod's node, a Slurm job's step) a
+ * fifth of a millisecond at its end, and opening it again finds the same
+ * module (libltdl counts references), so nothing grows.  Only a module
+ * refused at open (no or a bad descriptor) is unloaded. */
 void rn_plugin_close(rn_plugin *p)
 {
     if (!p)
         return;
-    if (p->handle)
-        lt_dlclose((lt_dlhandle)p->handle);
     free(p->path);
     free(p);
 }
