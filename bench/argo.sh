@@ -3,7 +3,10 @@
 # FILE` (load, check, generate, write the manifest; nothing runs) for
 #   linear:      a 1,000-step linear pipeline;
 #   map-in-map:  a map whose branch holds 50 steps and a map whose branch
-#                holds 200 steps, the inner steps with retries and timeouts.
+#                holds 200 steps, the inner steps with retries and timeouts;
+#   dag:         a 1,000-step depends_on graph (chains, joins, independent
+#                starts): beyond Argo's 200 tasks per DAG, a steps template
+#                of levels.
 # Budget: under 50 ms each (issue 6).  Median of REPS runs (default 11).
 #
 #   bench/argo.sh [BUILD_DIR]   (default: the source tree's in-place build)
@@ -73,6 +76,19 @@ task() {
     done
 } >mapmap.yaml
 
+{
+    printf 'dag:\n  steps:\n'
+    for i in $(seq 0 999); do
+        deps=""
+        if [ "$i" -gt 0 ] && [ $((i % 50)) -ne 1 ]; then
+            if [ $((i % 7)) -ne 0 ]; then deps="s$((i - 1))"; else deps="s$((i / 2))"; fi
+            [ "$i" -le 10 ] || [ $((i % 5)) -ne 0 ] || deps="$deps, s$((i - 10))"
+        fi
+        printf '    s%d:\n      type: task\n      command_type: shell\n      command: "true"\n' "$i"
+        printf '      depends_on: [%s]\n' "$deps"
+    done
+} >dag.yaml
+
 # median_ms PIPELINE: median wall time of REPS transpilations, in ms.
 median_ms() {
     local t0 t1 i
@@ -87,13 +103,17 @@ median_ms() {
 }
 
 fail=0
-for w in linear mapmap; do
+for w in linear mapmap dag; do
     ms=$(median_ms "$w.yaml")
     "$PROG" execute "$w.yaml" -c argo.yaml -o out.yaml >/dev/null
     n=$(awk '/^  templates:/ { on = 1; next } /^  [^ -]/ { on = 0 } on && /^    - name: / { n++ } END { print n + 0 }' out.yaml)
     ok=$(awk -v m="$ms" 'BEGIN { print (m < 50) ? "ok" : "OVER" }')
     [ "$ok" = ok ] || fail=1
-    label=$([ "$w" = linear ] && echo "1,000-step linear" || echo "map in map, 250 steps")
+    case $w in
+    linear) label="1,000-step linear" ;;
+    mapmap) label="map in map, 250 steps" ;;
+    *) label="1,000-step depends_on" ;;
+    esac
     printf '%-24s %8s ms  (budget 50 ms: %s; %s templates, %s bytes of manifest)\n' \
         "$label" "$ms" "$ok" "$n" "$(wc -c <out.yaml)"
 done
