@@ -1053,13 +1053,15 @@ static int segs_text(rn_docfile *df, const df_segs *segs, rn_buf *out)
 
 /* ---- files --------------------------------------------------------- */
 
-static int pwrite_all(int fd, const char *p, size_t len, size_t off)
+int rn_df_pwrite_all(int fd, const char *p, size_t len, size_t off)
 {
     while (len) {
         ssize_t w = pwrite(fd, p, len, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = EIO;   /* no progress: never loop on it */
             return -1;
         }
         p += w;
@@ -1094,7 +1096,7 @@ static int fsync_dir(const char *path)
 static int write_patches(int fd, const df_patch *cur, size_t ncur)
 {
     for (size_t i = 0; i < ncur; i++)
-        if (pwrite_all(fd, cur[i].text, cur[i].len, cur[i].off) != 0)
+        if (rn_df_pwrite_all(fd, cur[i].text, cur[i].len, cur[i].off) != 0)
             return -1;
     return 0;
 }
@@ -1115,7 +1117,7 @@ static int pad_tail(rn_docfile *df, int fd, size_t end, size_t phys, size_t *new
     /* Cheaper than a truncate, and trailing spaces are valid. */
     rn_buf b = {0};
     int rc = put_spaces(&b, phys - end);
-    if (!rc && pwrite_all(fd, b.data, b.len, end) != 0)
+    if (!rc && rn_df_pwrite_all(fd, b.data, b.len, end) != 0)
         rc = io_error("write", path);
     rn_buf_free(&b);
     return rc;
@@ -1144,7 +1146,7 @@ static int copy_range(rn_docfile *df, int fd, size_t src, size_t dst, size_t len
         size_t k = len < COPY_CHUNK ? len : COPY_CHUNK;
         buf.len = 0;
         rc = read_visible(df, src, k, &buf);
-        if (!rc && pwrite_all(fd, buf.data, k, dst) != 0)
+        if (!rc && rn_df_pwrite_all(fd, buf.data, k, dst) != 0)
             rc = io_error("write", SHADOW(df));
         src += k;
         dst += k;
@@ -1164,12 +1166,12 @@ static int write_segs(rn_docfile *df, int fd, const df_segs *segs, size_t at)
         if (g->kind == SEG_FILE) {
             rc = copy_range(df, fd, g->off, at, g->len);
         } else if (g->kind == SEG_MEM) {
-            if (pwrite_all(fd, g->mem, g->len, at) != 0)
+            if (rn_df_pwrite_all(fd, g->mem, g->len, at) != 0)
                 rc = io_error("write", SHADOW(df));
         } else {
             for (size_t k = 0; !rc && k < g->len; k += sizeof spaces) {
                 size_t m = g->len - k < sizeof spaces ? g->len - k : sizeof spaces;
-                if (pwrite_all(fd, spaces, m, at + k) != 0)
+                if (rn_df_pwrite_all(fd, spaces, m, at + k) != 0)
                     rc = io_error("write", SHADOW(df));
             }
         }
@@ -1365,7 +1367,7 @@ static int write_in_place(rn_docfile *df, size_t x, const df_segs *segs, const d
     size_t newphys = end;
     if (write_patches(fd, cur, ncur) != 0)
         rc = io_error("write", df->path);
-    if (!rc && x != NONE_OFF && suf->len && pwrite_all(fd, suf->data, suf->len, x) != 0)
+    if (!rc && x != NONE_OFF && suf->len && rn_df_pwrite_all(fd, suf->data, suf->len, x) != 0)
         rc = io_error("write", df->path);
     rn_buf_free(&text);
     TRY(pad_tail(df, fd, end, (size_t)df->vis_size, &newphys, df->path));

@@ -156,6 +156,9 @@ char *rn_df_parent_name(const char *name, int *err);
  * same folder (a dot name: not matched by "*.json" or "BranchLog-*"
  * listings, runnable's included); malloc'd, NULL when out of memory. */
 char *rn_df_hidden_path(const char *path, const char *suffix);
+/* Write all `len` bytes at `off`, again after EINTR and short writes;
+ * 0, or -1 with errno. */
+int rn_df_pwrite_all(int fd, const char *p, size_t len, size_t off);
 /* A run id usable as a file or folder name (no '/', not "." or ".."). */
 int rn_df_check_run_id(const char *run_id);
 /* `path` taken relative to the engine's working directory. */

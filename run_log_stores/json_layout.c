@@ -19,7 +19,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,20 +150,6 @@ void rn_lay_abandon(rn_lay_writer *w)
     rn_buf_free(&w->buf);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /* Written over the old cache in place: a new file and a rename would
  * allocate an inode and free one per process, which on ext4 slows down
  * every later allocation in the folder (json_docfile.h, spares).  A
@@ -181,7 +166,7 @@ int rn_lay_commit(rn_lay_writer *w, const char *doc_path)
         if (fd < 0) {
             rc = RN_EIO;
         } else {
-            if (write_all(fd, w->buf.data, w->buf.len) ||
+            if (rn_df_pwrite_all(fd, w->buf.data, w->buf.len, 0) ||
                 ftruncate(fd, (off_t)w->buf.len) != 0)
                 rc = RN_EIO;
             if (close(fd) != 0)
