@@ -172,7 +172,7 @@ dag:
 YAML
 rn execute stop-branch.yaml -c argo.yaml -o m-stop-branch.yaml
 expect_rc 0 "stop_on_first_failure in a branch: the manifest is written"
-expect_err_has "branch 'careful' of step 'par' sets stop_on_first_failure" \
+expect_err_has "branch 'par.careful' sets stop_on_first_failure" \
     "stop_on_first_failure in a branch: the warning names the branch"
 rn execute "$C/dag_diamond.yaml" -c argo.yaml -o m-diamond.yaml
 expect_err_lacks "stop_on_first_failure" "no warning for a pipeline without stop_on_first_failure"
