@@ -649,37 +649,15 @@ static int argo_check(void *self, const rn_engine *engine)
 /* stop_on_first_failure has no Argo form that still records the failure
  * (a DAG's failFast keeps the graph's `fail` task from starting too, and
  * the run log would stay PROCESSING): the manifest runs such a graph as
- * if the key were false, and says so for each graph that sets it.  `at`:
- * the dotted names of the steps around the graph ("" at the top). */
-static void warn_stop_first(rn_engine *engine, const json_t *graph, const char *what,
-                            const char *at)
+ * if the key were false, and says so for each graph that sets it. */
+static int warn_stop_first(const json_t *graph, const char *where, void *data)
 {
+    rn_engine *engine = data;
     if (json_is_true(json_object_get(graph, "stop_on_first_failure")))
         rn_engine_log(engine, 30, "%s: %s sets stop_on_first_failure, which the Argo manifest "
                       "does not express: Argo runs that graph as if it were false (docs/argo.md)",
-                      rn_engine_pipeline_file(engine), what);
-    const char *name;
-    json_t *node;
-    json_object_foreach(json_object_get(graph, "nodes"), name, node) {
-        char step[512], sub[700];
-        snprintf(step, sizeof step, "%s%s%s", at, *at ? "." : "", name);
-        const char *kids[] = {"branch", "default"};
-        for (int i = 0; i < 2; i++) {
-            const json_t *b = json_object_get(node, kids[i]);
-            if (json_is_object(b)) {
-                snprintf(sub, sizeof sub, "the %s of step '%s'", kids[i], step);
-                warn_stop_first(engine, b, sub, step);
-            }
-        }
-        const char *k;
-        json_t *b;
-        json_object_foreach(json_object_get(node, "branches"), k, b) {
-            char inner[600];
-            snprintf(inner, sizeof inner, "%s.%s", step, k);
-            snprintf(sub, sizeof sub, "branch '%s'", inner);
-            warn_stop_first(engine, b, sub, inner);
-        }
-    }
+                      rn_engine_pipeline_file(engine), where);
+    return 0;
 }
 
 static int argo_run(void *self, rn_engine *engine)
@@ -687,7 +665,7 @@ static int argo_run(void *self, rn_engine *engine)
     argo_executor *x = self;
     rn_argo_input in;
     input_of(engine, &in);
-    warn_stop_first(engine, in.dag, "the pipeline's graph", "");
+    rn_argo_each_graph(in.dag, warn_stop_first, engine);
     json_t *doc = NULL;
     int rc = rn_argo_generate(&x->s, &in, &doc);
     if (rc < 0)

@@ -39,6 +39,12 @@ typedef struct rn_argo_input {
 /* Check what the manifest needs from the pipeline (override names,
  * secrets); < 0 with a message. */
 int rn_argo_check(const rn_argo_settings *s, const rn_argo_input *in);
+/* Call fn on the pipeline's graph and every graph nested in it (branches,
+ * map and loop bodies, a conditional's default), outermost first;
+ * `where` names the graph for a message ("the pipeline's graph", "branch
+ * 'p.b'", "the branch of step 'p.m'").  Stops at fn's first < 0. */
+typedef int (*rn_argo_graph_fn)(const json_t *graph, const char *where, void *data);
+int rn_argo_each_graph(const json_t *dag, rn_argo_graph_fn fn, void *data);
 /* Build the Workflow / CronWorkflow document (new reference). */
 int rn_argo_generate(const rn_argo_settings *s, const rn_argo_input *in, json_t **out);
 

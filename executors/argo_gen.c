@@ -997,35 +997,66 @@ static int graph_template(gen *g, const json_t *graph, const char *prefix, const
 /* Checks and the document                                             */
 /* ------------------------------------------------------------------ */
 
-static int check_graph(const rn_argo_settings *s, const rn_argo_input *in, const json_t *graph)
+static int each_graph(const json_t *graph, const char *where, const char *at,
+                      rn_argo_graph_fn fn, void *data)
 {
+    int rc = fn(graph, where, data);
     const char *name;
     json_t *node;
     json_object_foreach(json_object_get(graph, "nodes"), name, node) {
-        const char *ov = json_string_value(
-            json_object_get(json_object_get(node, "overrides"), "argo"));
-        if (ov && !json_object_get(s->overrides, ov))
-            return rn_error_set(RN_EINVAL, "%s: step '%s' asks for the argo override '%s', "
-                                "which the executor's config does not define (add it under "
-                                "overrides:)", in->pipeline_file, name, ov);
-        if (json_array_size(json_object_get(node, "secrets")) && !s->secret_from_k8s)
-            return rn_error_set(RN_EINVAL, "%s: step '%s' needs secrets: name the Kubernetes "
-                                "Secret that holds them with secret_from_k8s in the argo "
-                                "config", in->pipeline_file, name);
+        if (rc < 0)
+            break;
+        char step[512], sub[700];
+        snprintf(step, sizeof step, "%s%s%s", at, *at ? "." : "", name);
         const char *kids[] = {"branch", "default"};
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < 2 && rc >= 0; i++) {
             const json_t *b = json_object_get(node, kids[i]);
-            int rc = json_is_object(b) ? check_graph(s, in, b) : 0;
-            if (rc < 0)
-                return rc;
+            if (json_is_object(b)) {
+                snprintf(sub, sizeof sub, "the %s of step '%s'", kids[i], step);
+                rc = each_graph(b, sub, step, fn, data);
+            }
         }
         const char *k;
         json_t *b;
         json_object_foreach(json_object_get(node, "branches"), k, b) {
-            int rc = check_graph(s, in, b);
             if (rc < 0)
-                return rc;
+                break;
+            char inner[600];
+            snprintf(inner, sizeof inner, "%s.%s", step, k);
+            snprintf(sub, sizeof sub, "branch '%s'", inner);
+            rc = each_graph(b, sub, inner, fn, data);
         }
+    }
+    return rc;
+}
+
+int rn_argo_each_graph(const json_t *dag, rn_argo_graph_fn fn, void *data)
+{
+    return each_graph(dag, "the pipeline's graph", "", fn, data);
+}
+
+typedef struct check_ctx {
+    const rn_argo_settings *s;
+    const rn_argo_input *in;
+} check_ctx;
+
+static int check_graph(const json_t *graph, const char *where, void *data)
+{
+    const check_ctx *x = data;
+    const char *name;
+    json_t *node;
+    (void)where;
+    json_object_foreach(json_object_get(graph, "nodes"), name, node) {
+        const char *ov = json_string_value(
+            json_object_get(json_object_get(node, "overrides"), "argo"));
+        if (ov && !json_object_get(x->s->overrides, ov))
+            return rn_error_set(RN_EINVAL, "%s: step '%s' asks for the argo override '%s', "
+                                "which the executor's config does not define (add it under "
+                                "overrides:)", x->in->pipeline_file, name, ov);
+        if (json_array_size(json_object_get(node, "secrets")) && !x->s->secret_from_k8s)
+            return rn_error_set(RN_EINVAL, "%s: step '%s' needs secrets: name the Kubernetes "
+                                "Secret that holds them with secret_from_k8s in the argo "
+                                "config", x->in->pipeline_file, name);
     }
     return 0;
 }
@@ -1034,7 +1065,8 @@ int rn_argo_check(const rn_argo_settings *s, const rn_argo_input *in)
 {
     if (!in->dag)
         return rn_error_set(RN_EINVAL, "no pipeline to write out");
-    return check_graph(s, in, in->dag);
+    check_ctx x = {s, in};
+    return rn_argo_each_graph(in->dag, check_graph, &x);
 }
 
 /* A parameter value as a workflow argument and a RUNNABLE_PRM_ value:
