@@ -29,6 +29,9 @@ int rn_cli_dot_to_svg(const struct rn_buf *dot);
 struct rn_run_options;
 /* Prepare, run and report a run (execute, retry): the exit status. */
 int rn_cli_run(const struct rn_run_options *opts, int quiet);
+/* Back the heap with huge pages where it grows large (heap.c); first
+ * thing in main. */
+void rn_cli_heap_setup(void);
 /* Make SIGINT/SIGTERM stop the run in progress cleanly. */
 void rn_cli_catch_stop_signals(void);
 

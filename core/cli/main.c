@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     /* The in-tree plugins linked into this program (core/loader.c). */
     LTDL_SET_PRELOADED_SYMBOLS();
 #endif
+    rn_cli_heap_setup();
     if (argc < 2) {
         fputs(usage, stderr);
         return RN_EXIT_USAGE;
