@@ -23,7 +23,9 @@
  *     it with 2 MB pages when THP is `always` or `madvise`.
  *
  * The 32 MB are address space, not memory: pages are backed when touched.
- * The cost is resident memory rounded up to 2 MB.  Nothing changes when
+ * The cost is resident memory rounded up to 2 MB, and memory freed at the
+ * top of the heap is kept for reuse up to the pad instead of given back
+ * past 128 kB (what a limit sees is the peak either way).  Nothing changes when
  * RUNNABLE_HUGE_PAGES is 0 (for hosts where THP faults stall on
  * compaction; the kernel's `defrag` setting decides that), when THP is
  * `never`, when malloc already has a heap (an LD_PRELOADed library
