@@ -160,6 +160,13 @@ struct rn_docfile {
     size_t sh_from, sh_to;
     df_range *sh_pending;
     size_t sh_npending;
+    /* sh_known from the layout cache (the process before left the shadow
+     * equal to the file), not written by this process: not this process's
+     * to remove. */
+    int sh_adopted;
+    /* This process set the root's status to a final one: the file will
+     * not be written again, so its shadow goes when it is freed. */
+    int root_final;
     /* A spare file (rn_docfile_take_spare) is the shadow's file: sh_name
      * names it (NULL: the shadow has its own name, `shadow`), and while
      * sh_spare is set the next flush writes over it instead of creating
@@ -1221,6 +1228,7 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const df_segs *s
     int fd = -1, rc = 0;
     struct stat st;
 
+    df->sh_adopted = 0;
     if (known) {
         fd = open(SHADOW(df), O_WRONLY | O_CLOEXEC);
         /* Gone or replaced (another process of the same run wrote this
@@ -1505,6 +1513,7 @@ static void tree_reset(rn_docfile *df)
     df->index_cap = df->index_n = 0;
     df->ndirty = 0;
     df->sh_known = 0;
+    df->sh_adopted = 0;
     df->sh_npending = 0;
     df->end = 0;
     df->x = NONE_OFF;
@@ -1589,19 +1598,22 @@ int rn_docfile_new(rn_docfile **out, const char *path, rn_df_kind root_kind, int
     return 0;
 }
 
-static void layout_save(rn_docfile *df);
+static void layout_save(rn_docfile *df, const struct stat *shadow);
+static int shadow_keep(rn_docfile *df, struct stat *st);
 
 void rn_docfile_free(rn_docfile *df)
 {
     if (!df)
         return;
-    layout_save(df);
+    struct stat st;
+    int keep = shadow_keep(df, &st);
+    layout_save(df, keep ? &st : NULL);
     vis_close(df);
     /* The shadow only duplicates the previous version; remove it if it
-     * is still the one this process left there. */
-    struct stat st;
-    if (df->sh_known && df->shadow && lstat(SHADOW(df), &st) == 0 && st.st_ino == df->sh_ino &&
-        st.st_dev == df->sh_dev)
+     * is still the one this process left there, unless it was left for
+     * the next process. */
+    if (!keep && !df->sh_adopted && df->sh_known && df->shadow && lstat(SHADOW(df), &st) == 0 &&
+        st.st_ino == df->sh_ino && st.st_dev == df->sh_dev)
         unlink(SHADOW(df));
     else if (df->sh_spare && df->sh_name)
         unlink(df->sh_name); /* a spare taken but never written */
@@ -2068,19 +2080,79 @@ static int lay_add_tree(rn_lay_writer *w, const df_node *n)
     return rc;
 }
 
+/* Memory and the visible file are in step, as this process wrote it. */
+static int in_step(rn_docfile *df, struct stat *st)
+{
+    const df_node *r = df->root;
+    return !df->stale && !df->need_full && !df->ndirty && df->vis == VIS_OURS && r &&
+           !r->is_new && df->end >= LAYOUT_MIN && stat(df->path, st) == 0 && same_file(df, st);
+}
+
+/*
+ * Leave the shadow for the next process, equal to the visible file: 1 if
+ * done (*st: the shadow's stat).  Only for a file the layout cache
+ * describes (the next process learns from it that the shadow is in step)
+ * and that is still being written (its root's status was not made final
+ * here).  Otherwise the next process's first write would copy the whole
+ * file into a new shadow and this one would remove it: for a 1,000-step
+ * run 1.5 MB written, 0.4 ms per node.  Here only what the last write
+ * changed is copied over, as the next write would have done.
+ */
+static int shadow_keep(rn_docfile *df, struct stat *st)
+{
+    struct stat vst;
+    if (df->root_final || !df->sh_known || df->sh_adopted || df->mode != MODE_EXCHANGE ||
+        df->sh_name || !df->shadow || !in_step(df, &vst))
+        return 0;
+    int fd = open(df->shadow, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    int rc = fstat(fd, st) != 0 || st->st_ino != df->sh_ino || st->st_dev != df->sh_dev;
+    if (!rc && df->sh_from != NONE_OFF)
+        rc = copy_out(df, fd, df->sh_from, df->sh_to < df->end ? df->sh_to : df->end, NONE_OFF, 0);
+    for (size_t i = 0; !rc && i < df->sh_npending; i++) {
+        const df_range *r = &df->sh_pending[i];
+        rc = copy_out(df, fd, r->off, r->off + r->len < df->end ? r->off + r->len : df->end,
+                      NONE_OFF, 0);
+    }
+    /* What lies past the end was the longer version's: spaces, so the
+     * shadow is a whole document too. */
+    size_t phys;
+    if (!rc)
+        rc = pad_tail(df, fd, df->end, (size_t)st->st_size, &phys, df->shadow) != 0;
+    if (!rc && df->fsync_it && fsync(fd) != 0)
+        rc = 1;
+    if (!rc && fstat(fd, st) != 0)
+        rc = 1;
+    if (close(fd) != 0)
+        rc = 1;
+    if (rc)
+        return 0;
+    free(df->sh_pending);
+    df->sh_pending = NULL;
+    df->sh_npending = 0;
+    df->sh_from = df->sh_to = NONE_OFF;
+    df->sh_phys = (size_t)st->st_size;
+    df->lay_ok = 0; /* the cache must name it */
+    return 1;
+}
+
 /* Write the cache when memory and the visible file are in step and the
- * cache does not say so already.  Failing is harmless (the next process
- * scans), so nothing is reported. */
-static void layout_save(rn_docfile *df)
+ * cache does not say so already; `shadow` (or NULL) is the shadow left
+ * equal to the file.  Failing is harmless (the next process scans), so
+ * nothing is reported. */
+static void layout_save(rn_docfile *df, const struct stat *shadow)
 {
     struct stat st;
     const df_node *r = df->root;
-    if (df->lay_ok || df->stale || df->need_full || df->ndirty || df->vis != VIS_OURS || !r ||
-        r->is_new || df->end < LAYOUT_MIN || stat(df->path, &st) != 0 || !same_file(df, &st))
+    if (df->lay_ok || !in_step(df, &st))
         return;
     rn_lay_head h = {(uint32_t)df->root_kind, (uint32_t)df->nested, r->off[P_OPEN], df->end,
                      df->rc_to ? df->rc_from : 0, df->rc_to, df->root_name,
-                     df->root_name ? (uint32_t)strlen(df->root_name) : 0, df->index_n + 1};
+                     df->root_name ? (uint32_t)strlen(df->root_name) : 0, df->index_n + 1,
+                     shadow != NULL, {0}};
+    if (shadow)
+        rn_lay_identity(shadow, h.shadow_id);
     rn_lay_writer w;
     if (rn_lay_begin(&w, &st, &h) != 0)
         return;
@@ -2227,6 +2299,24 @@ static int layout_load(rn_docfile *df, const struct stat *st)
     df->rc_to = h.rc_to <= df->root->len[P_MID] ? (size_t)h.rc_to : 0;
     df->lay_ok = 1;
     df->from_cache = 1;
+    /* The shadow the process before left equal to the file (shadow_keep),
+     * if nothing touched it since. */
+    struct stat sst;
+    uint64_t sid[7];
+    if (h.has_shadow && df->mode == MODE_EXCHANGE && !df->sh_name &&
+        lstat(df->shadow, &sst) == 0 && S_ISREG(sst.st_mode)) {
+        rn_lay_identity(&sst, sid);
+        if (!memcmp(sid, h.shadow_id, sizeof sid)) {
+            free(df->sh_pending);
+            df->sh_pending = NULL;
+            df->sh_npending = 0;
+            df->sh_known = df->sh_adopted = 1;
+            df->sh_dev = sst.st_dev;
+            df->sh_ino = sst.st_ino;
+            df->sh_phys = (size_t)sst.st_size;
+            df->sh_from = df->sh_to = NONE_OFF;
+        }
+    }
     return 0;
 }
 
@@ -2410,6 +2500,9 @@ int rn_docfile_set_root(rn_docfile *df, const json_t *obj)
             df->rc_to = rcpos[1];
         }
     }
+    const char *status = json_string_value(json_object_get(obj, "status"));
+    if (!rc && status)
+        df->root_final = !strcmp(status, "SUCCESS") || !strcmp(status, "FAIL");
     /* What rn_docfile_root_name() says after a load. */
     const json_t *in = json_object_get(obj, "internal_name");
     if (!rc && json_is_string(in) &&

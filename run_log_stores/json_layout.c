@@ -3,6 +3,7 @@
  *
  *   "RNLAYOUT"  u32 version  u32 byte-order marker
  *   u64 ×7      the document's st_dev, st_ino, st_size, mtime s/ns, ctime s/ns
+ *   u32 has_shadow  u64 ×7 the shadow's, the same way (zeros: none)
  *   u32 root_kind, nested   u64 start, end, rc_from, rc_to
  *   root name   u64 records
  *   records:    name, varint kind, slot_w, nkids, len[6]
@@ -29,7 +30,7 @@
 #include "json_layout.h"
 
 #define MAGIC "RNLAYOUT"
-#define LAY_VERSION 1u
+#define LAY_VERSION 2u
 #define ORDER 0x01020304u
 
 char *rn_lay_path(const char *doc_path)
@@ -80,8 +81,7 @@ static int put_name(rn_buf *b, const char *s, uint32_t len)
     return rc || !s ? rc : rn_buf_append(b, s, len);
 }
 
-/* The fields of stat(2) that any change to the document changes. */
-static void identity(const struct stat *st, uint64_t id[7])
+void rn_lay_identity(const struct stat *st, uint64_t id[7])
 {
     id[0] = (uint64_t)st->st_dev;
     id[1] = (uint64_t)st->st_ino;
@@ -96,7 +96,7 @@ int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h)
 {
     memset(w, 0, sizeof *w);
     uint64_t id[7];
-    identity(doc, id);
+    rn_lay_identity(doc, id);
     /* Room for a typical record per node at once: growing by doubling
      * would touch every page twice. */
     size_t want = 256 + h->root_name_len + (h->nnodes < SIZE_MAX / 64 ? h->nnodes * 24 : 0);
@@ -109,6 +109,10 @@ int rn_lay_begin(rn_lay_writer *w, const struct stat *doc, const rn_lay_head *h)
         rc = put32(&w->buf, ORDER);
     for (int i = 0; i < 7 && !rc; i++)
         rc = put64(&w->buf, id[i]);
+    if (!rc)
+        rc = put32(&w->buf, h->has_shadow != 0);
+    for (int i = 0; i < 7 && !rc; i++)
+        rc = put64(&w->buf, h->has_shadow ? h->shadow_id[i] : 0);
     if (!rc)
         rc = put32(&w->buf, h->root_kind);
     if (!rc)
@@ -267,7 +271,7 @@ int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, 
     uint64_t sum, id[7], want[7];
     uint32_t version = 0, order = 0;
     char *nul_at = NULL;
-    identity(doc, want);
+    rn_lay_identity(doc, want);
     rc = r->len < 8 + 8 || memcmp(r->data, MAGIC, 8) != 0;
     if (!rc) {
         /* The checksum first: nothing of a damaged cache is looked at. */
@@ -280,6 +284,10 @@ int rn_lay_open(rn_lay_reader *r, const char *doc_path, const struct stat *doc, 
         rc = get32(r, &version) || get32(r, &order) || version != LAY_VERSION || order != ORDER;
     for (int i = 0; i < 7 && !rc; i++)
         rc = get64(r, &id[i]) || id[i] != want[i];
+    if (!rc)
+        rc = get32(r, &h->has_shadow);
+    for (int i = 0; i < 7 && !rc; i++)
+        rc = get64(r, &h->shadow_id[i]);
     if (!rc)
         rc = get32(r, &h->root_kind) || get32(r, &h->nested) || get64(r, &h->start) ||
              get64(r, &h->end) || get64(r, &h->rc_from) || get64(r, &h->rc_to) ||

@@ -15,6 +15,11 @@
  *     written (it is rewritten in place, see rn_lay_commit) or garbled
  *     by a power loss is ignored too.
  *
+ * It may also name the document's shadow (json_docfile.c) when the writer
+ * left it equal to the document, by the same stat(2) fields: the next
+ * process then writes its first change into the shadow incrementally
+ * instead of copying the whole document there first.
+ *
  * A cache is never needed: without one (or with a wrong one) the document
  * is scanned as before.  Its bytes are in host order, with a marker that
  * makes a cache written by a machine of the other byte order ignored.
@@ -49,7 +54,15 @@ typedef struct rn_lay_head {
     const char *root_name; /* NULL: none */
     uint32_t root_name_len;
     uint64_t nnodes;
+    /* The shadow, equal to the document up to `end` (rn_lay_identity of
+     * its stat); has_shadow 0: none named. */
+    uint32_t has_shadow;
+    uint64_t shadow_id[7];
 } rn_lay_head;
+
+/* The fields of stat(2) that any change to a file changes: device, inode,
+ * size, modification and change times. */
+void rn_lay_identity(const struct stat *st, uint64_t id[7]);
 
 /* The cache's path for a document at `doc_path` (malloc'd; NULL: OOM). */
 char *rn_lay_path(const char *doc_path);

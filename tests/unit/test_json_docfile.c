@@ -8,6 +8,7 @@
  */
 #define _XOPEN_SOURCE 700
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -436,6 +437,13 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
             if (in_place)
                 rn_docfile_use_in_place(df);
             OK(rn_docfile_load(df));
+            /* What the process before left for this one: the shadow equal
+             * to the file (its root not made final: shadow_keep), or none. */
+            if (!in_place && stat("logs/.run.json.shadow", &st) == 0) {
+                expect_text("logs/.run.json.shadow", m->doc, 0);
+                json_decref(prev);
+                prev = json_deep_copy(m->doc);
+            }
             /* A large file: where its nodes lie came from the layout cache
              * the process before left (and the writes that follow check
              * every offset it gave). */
@@ -455,6 +463,10 @@ static void run_random(int in_place, int nested, unsigned s, int nops, int big)
     if (big)
         assert_true(gaps > 0);
     layout_reloads += caches;
+    /* The run ends, its final status written last as an engine does. */
+    json_object_set_new(m->doc, "status", json_string("SUCCESS"));
+    OK(rn_docfile_set_root(df, m->doc));
+    OK(rn_docfile_flush(df));
     OK(rn_docfile_finish(df));
     expect_text("logs/run.json", m->doc, 0);
     assert_int_equal(gap_seen, 0);
@@ -780,6 +792,75 @@ static json_t *large_doc(rn_docfile *df, const char *branch)
 }
 
 /*
+ * A process that leaves a large run in progress leaves the shadow equal to
+ * the file and names it in the layout cache: the next process writes its
+ * first change into it, incrementally (the shadow's inode becomes the
+ * visible file's: no new file, no copy of the whole document), the file
+ * stays exactly json.dumps' and the shadow holds the version before.  A
+ * reader leaves it alone; a shadow changed since is not trusted; the
+ * process that ends the run removes it.
+ */
+static void test_shadow_left_for_next_process(void **state)
+{
+    (void)state;
+    rn_docfile *df;
+    struct stat st, sh;
+    OK(rn_docfile_new(&df, "run.json", RN_DF_RUN, 0, 0));
+    json_t *doc = large_doc(df, NULL);
+    json_t *steps = json_object_get(doc, "steps");
+    json_t *s = json_object_get(steps, "s10");
+    mutate_step(s);
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "s10", s));
+    OK(rn_docfile_flush(df));
+    rn_docfile_free(df);
+    assert_int_equal(stat(".run.json.shadow", &sh), 0);
+    expect_text(".run.json.shadow", doc, 0);
+
+    df = open_and_check("run.json", RN_DF_RUN, doc, 1);
+    rn_docfile_free(df); /* a reader */
+    assert_int_equal(stat(".run.json.shadow", &st), 0);
+    assert_int_equal(st.st_ino, sh.st_ino);
+    expect_text(".run.json.shadow", doc, 0);
+
+    /* The next writer. */
+    json_t *before = json_deep_copy(doc);
+    df = open_and_check("run.json", RN_DF_RUN, doc, 1);
+    json_t *n = new_step("s200");
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "s200", n));
+    json_object_set_new(steps, "s200", n);
+    OK(rn_docfile_flush(df));
+    expect_text("run.json", doc, 0);
+    assert_int_equal(stat("run.json", &st), 0);
+    assert_int_equal(st.st_ino, sh.st_ino);
+    expect_text(".run.json.shadow", before, 0);
+    rn_docfile_free(df);
+    expect_text(".run.json.shadow", doc, 0);
+    json_decref(before);
+
+    /* Someone changes the shadow: the next writer copies the file anew
+     * (trusting it would put the stray byte in the document). */
+    int fd = open(".run.json.shadow", O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "X", 1, 100), 1);
+    close(fd);
+    df = open_and_check("run.json", RN_DF_RUN, doc, 1);
+    s = json_object_get(steps, "s20");
+    mutate_step(s);
+    OK(rn_docfile_put(df, NULL, RN_DF_STEP, "s20", s));
+    OK(rn_docfile_flush(df));
+    expect_text("run.json", doc, 0);
+
+    /* The run ends: no shadow left. */
+    json_object_set_new(doc, "status", json_string("FAIL"));
+    OK(rn_docfile_set_root(df, doc));
+    OK(rn_docfile_flush(df));
+    rn_docfile_free(df);
+    expect_text("run.json", doc, 0);
+    assert_int_not_equal(stat(".run.json.shadow", &st), 0);
+    json_decref(doc);
+}
+
+/*
  * The process that last wrote (or read) a large file leaves where its
  * nodes lie in .<name>.layout; the next one reads that instead of
  * scanning, and writes on from it.  A cache that is not the file's (the
@@ -908,6 +989,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_is_written_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_file_is_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_layout_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shadow_left_for_next_process, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
