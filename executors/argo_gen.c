@@ -1006,6 +1006,10 @@ static int each_graph(const json_t *graph, const char *where, const char *at,
     json_object_foreach(json_object_get(graph, "nodes"), name, node) {
         if (rc < 0)
             break;
+        json_t *branches = json_object_get(node, "branches");
+        if (!json_object_size(branches) && !json_object_get(node, "branch") &&
+            !json_object_get(node, "default"))
+            continue; /* a leaf: no name to format */
         char step[512], sub[700];
         snprintf(step, sizeof step, "%s%s%s", at, *at ? "." : "", name);
         const char *kids[] = {"branch", "default"};
@@ -1018,7 +1022,7 @@ static int each_graph(const json_t *graph, const char *where, const char *at,
         }
         const char *k;
         json_t *b;
-        json_object_foreach(json_object_get(node, "branches"), k, b) {
+        json_object_foreach(branches, k, b) {
             if (rc < 0)
                 break;
             char inner[600];

@@ -1212,6 +1212,34 @@ static int open_shadow(rn_docfile *df, int flags, int *fd)
     return *fd < 0 ? io_error("create", SHADOW(df)) : 0;
 }
 
+/* Copy to the known shadow what the last flush changed (from the visible
+ * file, which holds it), except [x, y), which this flush rewrites. */
+static int shadow_catch_up(rn_docfile *df, int fd, size_t end, size_t x, size_t y)
+{
+    int rc = 0;
+    if (df->sh_from != NONE_OFF)
+        rc = copy_out(df, fd, df->sh_from, df->sh_to < end ? df->sh_to : end, x, y);
+    for (size_t i = 0; !rc && i < df->sh_npending; i++) {
+        const df_range *r = &df->sh_pending[i];
+        size_t b = r->off + r->len < end ? r->off + r->len : end;
+        rc = copy_out(df, fd, r->off, b, x, y);
+    }
+    return rc;
+}
+
+/* The shadow `st` equals the visible file (up to the document's end). */
+static void shadow_level(rn_docfile *df, const struct stat *st)
+{
+    free(df->sh_pending);
+    df->sh_pending = NULL;
+    df->sh_npending = 0;
+    df->sh_known = 1;
+    df->sh_dev = st->st_dev;
+    df->sh_ino = st->st_ino;
+    df->sh_phys = (size_t)st->st_size;
+    df->sh_from = df->sh_to = NONE_OFF;
+}
+
 /*
  * Bring the shadow up to date (incrementally when it is known, otherwise
  * from scratch), then make it the visible file.  This flush rewrites
@@ -1260,18 +1288,9 @@ static int write_via_shadow(rn_docfile *df, size_t x, size_t y, const df_segs *s
     }
 
     size_t phys = known ? df->sh_phys : 0, newphys = end;
-    if (!known) {
-        rc = copy_out(df, fd, 0, end, x, y);
-    } else {
-        /* What the last flush changed, then changed where it was. */
-        if (df->sh_from != NONE_OFF)
-            rc = copy_out(df, fd, df->sh_from, df->sh_to < end ? df->sh_to : end, x, y);
-        for (size_t i = 0; !rc && i < df->sh_npending; i++) {
-            const df_range *r = &df->sh_pending[i];
-            size_t b = r->off + r->len < end ? r->off + r->len : end;
-            rc = copy_out(df, fd, r->off, b, x, y);
-        }
-    }
+    /* All of it, or what the last flush changed; then what this one
+     * changes. */
+    rc = known ? shadow_catch_up(df, fd, end, x, y) : copy_out(df, fd, 0, end, x, y);
     if (!rc && x != NONE_OFF)
         rc = write_segs(df, fd, suf, x);
     if (!rc && write_patches(fd, cur, ncur) != 0)
@@ -2108,13 +2127,8 @@ static int shadow_keep(rn_docfile *df, struct stat *st)
     if (fd < 0)
         return 0;
     int rc = fstat(fd, st) != 0 || st->st_ino != df->sh_ino || st->st_dev != df->sh_dev;
-    if (!rc && df->sh_from != NONE_OFF)
-        rc = copy_out(df, fd, df->sh_from, df->sh_to < df->end ? df->sh_to : df->end, NONE_OFF, 0);
-    for (size_t i = 0; !rc && i < df->sh_npending; i++) {
-        const df_range *r = &df->sh_pending[i];
-        rc = copy_out(df, fd, r->off, r->off + r->len < df->end ? r->off + r->len : df->end,
-                      NONE_OFF, 0);
-    }
+    if (!rc)
+        rc = shadow_catch_up(df, fd, df->end, NONE_OFF, 0);
     /* What lies past the end was the longer version's: spaces, so the
      * shadow is a whole document too. */
     size_t phys;
@@ -2128,11 +2142,7 @@ static int shadow_keep(rn_docfile *df, struct stat *st)
         rc = 1;
     if (rc)
         return 0;
-    free(df->sh_pending);
-    df->sh_pending = NULL;
-    df->sh_npending = 0;
-    df->sh_from = df->sh_to = NONE_OFF;
-    df->sh_phys = (size_t)st->st_size;
+    shadow_level(df, st);
     df->lay_ok = 0; /* the cache must name it */
     return 1;
 }
@@ -2307,14 +2317,8 @@ static int layout_load(rn_docfile *df, const struct stat *st)
         lstat(df->shadow, &sst) == 0 && S_ISREG(sst.st_mode)) {
         rn_lay_identity(&sst, sid);
         if (!memcmp(sid, h.shadow_id, sizeof sid)) {
-            free(df->sh_pending);
-            df->sh_pending = NULL;
-            df->sh_npending = 0;
-            df->sh_known = df->sh_adopted = 1;
-            df->sh_dev = sst.st_dev;
-            df->sh_ino = sst.st_ino;
-            df->sh_phys = (size_t)sst.st_size;
-            df->sh_from = df->sh_to = NONE_OFF;
+            shadow_level(df, &sst);
+            df->sh_adopted = 1;
         }
     }
     return 0;
